@@ -1,0 +1,1 @@
+"""Subcommands of the deepmimic CLI, one module per area."""

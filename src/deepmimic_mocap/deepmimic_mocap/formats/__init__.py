@@ -1,0 +1,68 @@
+"""Motion file formats, chosen by one registry: a name maps to ``"module:function"``.
+
+Readers are imported lazily so that one format's dependencies never load for another.
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from ..assets import resolve_motion
+from ..errors import MotionFormatError
+from ..motion import Motion
+
+READERS: dict[str, str] = {
+    "deepmimic": "deepmimic_mocap.formats.deepmimic_json:load_deepmimic_motion",
+    "bvh": "deepmimic_mocap.formats.bvh:load_bvh",
+    "asf_amc": "deepmimic_mocap.formats.asf_amc:load_amc",
+    "locomujoco": "deepmimic_mocap.formats.locomujoco_npz:load_locomujoco_npz",
+    "npz": "deepmimic_mocap.motion:load_motion_npz",
+}
+_EXTENSIONS = {".txt": "deepmimic", ".json": "deepmimic", ".bvh": "bvh", ".amc": "asf_amc"}
+
+
+def resolve_reader(name: str) -> Callable[..., Motion]:
+    """The reader function registered under ``name``; unknown names list the valid ones."""
+    if name not in READERS:
+        raise KeyError(f"unknown motion format '{name}'; formats: {', '.join(READERS)}")
+    module_name, attr = READERS[name].split(":")
+    return getattr(importlib.import_module(module_name), attr)
+
+
+def detect_format(path: Path) -> str:
+    """Format name of a motion file, from its extension and, for ``.npz``, its array names."""
+    suffix = path.suffix.lower()
+    if suffix in _EXTENSIONS:
+        return _EXTENSIONS[suffix]
+    if suffix == ".npz":
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                keys = set(data.files)
+        except (OSError, ValueError) as err:
+            raise MotionFormatError(path, f"not a readable npz archive: {err}") from None
+        if "format" in keys and "dof_pos" in keys:
+            return "npz"
+        if "qpos" in keys or any(k.startswith("q_") for k in keys):
+            return "locomujoco"
+        raise MotionFormatError(path, f"npz holds neither a deepmimic clip nor LocoMuJoCo arrays "
+                                f"(arrays: {', '.join(sorted(keys)) or 'none'})")
+    raise MotionFormatError(path, f"unknown motion file extension '{suffix}'; known: "
+                            f"{', '.join(sorted([*_EXTENSIONS, '.npz']))}")
+
+
+def load_motion(path_or_name: str | Path, fmt: str | None = None, **options: Any) -> Motion:
+    """Load any supported motion file (or a bundled clip by name, e.g. ``walk``).
+
+    Args:
+        path_or_name: A file path or a bundled clip name.
+        fmt: Format name from ``READERS``; detected from the file when ``None``.
+        **options: Passed to the reader (``asf=`` for AMC files, ``character=`` for DeepMimic).
+    """
+    path = resolve_motion(path_or_name)
+    if path.stat().st_size == 0:
+        raise MotionFormatError(path, "file is empty")
+    return resolve_reader(fmt or detect_format(path))(path, **options)

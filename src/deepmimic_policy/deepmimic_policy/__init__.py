@@ -1,0 +1,1 @@
+"""deepmimic_policy: models, PPO, behaviour cloning and policy serving (built in the learning issue)."""

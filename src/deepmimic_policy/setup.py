@@ -1,0 +1,22 @@
+"""deepmimic_policy: an ament_python package that also installs with pip."""
+
+from setuptools import find_packages, setup
+
+PACKAGE = "deepmimic_policy"
+
+setup(
+    name=PACKAGE,
+    version="0.1.0",
+    packages=find_packages(exclude=["test", "tests"]),
+    data_files=[
+        ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
+        (f"share/{PACKAGE}", ["package.xml"]),
+    ],
+    install_requires=["deepmimic_mocap", "deepmimic_sim", "torch>=2.2"],
+    python_requires=">=3.10",
+    zip_safe=False,
+    maintainer="DeepMimic maintainers",
+    maintainer_email="maintainers@deepmimic.dev",
+    description="PPO training, behaviour cloning and policy serving for DeepMimic.",
+    license="MIT",
+)

@@ -1,0 +1,22 @@
+"""deepmimic_sim: an ament_python package that also installs with pip."""
+
+from setuptools import find_packages, setup
+
+PACKAGE = "deepmimic_sim"
+
+setup(
+    name=PACKAGE,
+    version="0.1.0",
+    packages=find_packages(exclude=["test", "tests"]),
+    data_files=[
+        ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
+        (f"share/{PACKAGE}", ["package.xml"]),
+    ],
+    install_requires=["deepmimic_mocap", "numpy>=1.26", "mujoco>=3.2"],
+    python_requires=">=3.10",
+    zip_safe=False,
+    maintainer="DeepMimic maintainers",
+    maintainer_email="maintainers@deepmimic.dev",
+    description="Batched MuJoCo simulation of the DeepMimic imitation task.",
+    license="MIT",
+)
