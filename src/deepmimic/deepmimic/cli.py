@@ -43,4 +43,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Run the importable module's main, not this __main__ copy: handlers raise
+    # deepmimic.cli.CommandError, which only that module's main catches.
+    from deepmimic.cli import main as _main
+
+    sys.exit(_main())

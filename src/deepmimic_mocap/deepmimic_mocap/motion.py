@@ -145,9 +145,16 @@ class Motion:
         )
 
 
+_NPZ_ARRAYS = ("name", "loop", "frame_times", "root_pos", "root_quat", "dof_pos", "skeleton_name", "joint_names",
+               "parents", "joint_types", "offsets", "axes", "rest_quat", "has_geometry")
+
+
 def load_motion_npz(path: str | Path) -> Motion:
     """Read a clip written by ``Motion.save_npz``."""
     with np.load(path, allow_pickle=False) as data:
+        missing = [k for k in _NPZ_ARRAYS if k not in data.files]
+        if missing:
+            raise MotionFormatError(path, f"missing array(s) {', '.join(missing)}", field=missing[0])
         try:
             skeleton = Skeleton(
                 str(data["skeleton_name"]), tuple(str(n) for n in data["joint_names"]), data["parents"],
@@ -156,5 +163,7 @@ def load_motion_npz(path: str | Path) -> Motion:
             )
             return Motion(skeleton, data["frame_times"], data["root_pos"], data["root_quat"], data["dof_pos"],
                           LoopMode(str(data["loop"])), str(data["name"]), str(path))
-        except KeyError as err:
-            raise MotionFormatError(path, f"missing array {err}", field=str(err).strip("'")) from None
+        except MotionFormatError:
+            raise
+        except ValueError as err:  # pickled arrays (never loaded), bad joint types, loop modes, trees
+            raise MotionFormatError(path, f"invalid clip: {err}") from None

@@ -53,9 +53,17 @@ def run_info(args: argparse.Namespace) -> int:
 def run_convert(args: argparse.Namespace) -> int:
     """Convert (retargeting when needed) and write DeepMimic JSON."""
     from deepmimic_mocap.convert import convert_to_character
+    from deepmimic_mocap.errors import MotionFormatError
+
+    from deepmimic.cli import CommandError
 
     motion = _load(args.input, args.asf)
-    result, report = convert_to_character(motion, args.character, bone_map=args.bone_map, loop=args.loop)
+    try:
+        result, report = convert_to_character(motion, args.character, bone_map=args.bone_map, loop=args.loop)
+    except ValueError as err:  # documented: a joint-space clip without geometry cannot be retargeted
+        if isinstance(err, MotionFormatError):
+            raise
+        raise CommandError(str(err)) from None
     from deepmimic_mocap.formats.deepmimic_json import save_deepmimic_motion
 
     save_deepmimic_motion(result, args.output)

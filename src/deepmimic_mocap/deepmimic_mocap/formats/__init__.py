@@ -6,6 +6,7 @@ Readers are imported lazily so that one format's dependencies never load for ano
 from __future__ import annotations
 
 import importlib
+import zipfile
 from pathlib import Path
 from typing import Any, Callable
 
@@ -42,7 +43,7 @@ def detect_format(path: Path) -> str:
         try:
             with np.load(path, allow_pickle=False) as data:
                 keys = set(data.files)
-        except (OSError, ValueError) as err:
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:
             raise MotionFormatError(path, f"not a readable npz archive: {err}") from None
         if "format" in keys and "dof_pos" in keys:
             return "npz"

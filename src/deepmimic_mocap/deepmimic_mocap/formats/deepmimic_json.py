@@ -8,6 +8,7 @@ joints in skeleton order, 4 values per spherical joint and 1 per revolute joint 
 from __future__ import annotations
 
 import json
+import math
 import re
 from pathlib import Path
 
@@ -50,10 +51,25 @@ def _read_json(path: Path) -> tuple[dict, str]:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as err:
-        raise MotionFormatError(path, f"invalid JSON: {err.msg}", line=err.lineno) from None
+        hint = " (the file ends early: truncated?)" if err.pos >= len(text.rstrip()) else ""
+        raise MotionFormatError(path, f"invalid JSON: {err.msg}{hint}", line=err.lineno) from None
+    except RecursionError:
+        raise MotionFormatError(path, "invalid JSON: brackets nested too deeply") from None
+    except ValueError as err:  # e.g. an integer longer than Python's 4300-digit limit
+        raise MotionFormatError(path, f"invalid JSON: {str(err).split(';')[0]}") from None
     if not isinstance(data, dict):
         raise MotionFormatError(path, "top level must be an object with 'Frames'", line=1)
     return data, text
+
+
+def _is_finite_number(value: object) -> bool:
+    """A JSON number that fits a finite float (not a bool, string, list, NaN, inf or 1e400 as digits)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
 
 
 def _frames_array(data: dict, text: str, path: Path, frame_len: int) -> np.ndarray:
@@ -67,10 +83,11 @@ def _frames_array(data: dict, text: str, path: Path, frame_len: int) -> np.ndarr
             size = len(frame) if isinstance(frame, list) else type(frame).__name__
             raise MotionFormatError(path, f"expected {frame_len} values per frame, got {size}",
                                     line=line, frame=i, field="Frames")
-        bad = [k for k, v in enumerate(frame) if not isinstance(v, (int, float)) or isinstance(v, bool)
-               or not np.isfinite(v)]
+        bad = [k for k, v in enumerate(frame) if not _is_finite_number(v)]
         if bad:
-            raise MotionFormatError(path, f"value {bad[0]} is {frame[bad[0]]!r}, not a finite number",
+            shown = repr(frame[bad[0]])
+            shown = shown if len(shown) <= 40 else shown[:37] + "..."
+            raise MotionFormatError(path, f"value {bad[0]} is {shown}, not a finite number",
                                     line=line, frame=i, field="Frames")
     array = np.asarray(frames, dtype=np.float64)
     norms = np.linalg.norm(array[:, 4:8], axis=1)
@@ -116,8 +133,9 @@ def load_deepmimic_motion(path: str | Path, character: str | Character | None = 
     durations = frames[:, 0]
     if (durations[:-1] <= 0).any():
         i = int(np.argmax(durations[:-1] <= 0))
-        raise MotionFormatError(path, f"frame duration must be positive, got {durations[i]}", frame=i,
-                                field="Frames")
+        lines = _frame_lines(text)
+        raise MotionFormatError(path, f"frame duration must be positive, got {durations[i]}",
+                                line=lines[i] if i < len(lines) else None, frame=i, field="Frames")
     frame_times = np.concatenate([[0.0], np.cumsum(durations[:-1])])
     root_quat = _conjugate_to_z_up(frames[:, 4:8] / np.linalg.norm(frames[:, 4:8], axis=1, keepdims=True))
     meta = {k: v for k, v in data.items() if k not in ("Frames", "Loop")}
