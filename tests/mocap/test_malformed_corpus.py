@@ -26,10 +26,7 @@ CASES = sorted(p for p in CORPUS.iterdir() if p.is_file() and not p.name.endswit
 
 
 # Cases that fail because of a defect outside this test's files; strict, so a fix shows up as XPASS.
-KNOWN_DEFECTS = {
-    "npz_truncated_zip.npz": "formats/__init__.py detect_format lets zipfile.BadZipFile escape "
-                             "(its except clause has OSError and ValueError only)",
-}
+KNOWN_DEFECTS: dict[str, str] = {}  # file name -> reason, for a defect found and not yet fixed
 
 
 def _params() -> list:

@@ -90,3 +90,18 @@ def test_torch_gives_the_same_numbers():
     np.testing.assert_allclose(out.numpy(), rot.quat_slerp(a, b, t.numpy()), atol=1e-12)
     np.testing.assert_allclose(rot.quat_from_euler(torch.from_numpy(a[:, :3]), "ZYX").numpy(),
                                rot.quat_from_euler(a[:, :3], "ZYX"), atol=1e-12)
+
+
+@pytest.mark.parametrize("order", ["XYZ", "ZYX", "YXZ", "XZY", "YZX", "ZXY"])
+def test_euler_round_trip_every_order(order):
+    q = _random_quats(200)
+    angles = rot.quat_to_euler(q, order)
+    np.testing.assert_allclose(rot.quat_angle_between(q, rot.quat_from_euler(angles, order)), 0.0, atol=1e-7)
+    np.testing.assert_allclose(angles, Rotation.from_quat(q[:, [1, 2, 3, 0]]).as_euler(order), atol=1e-7)
+
+
+def test_euler_at_gimbal_lock_reproduces_rotation():
+    angles = np.array([[0.3, np.pi / 2, -0.4], [0.1, -np.pi / 2, 0.7]])
+    q = rot.quat_from_euler(angles, "XYZ")
+    back = rot.quat_from_euler(rot.quat_to_euler(q, "XYZ"), "XYZ")
+    np.testing.assert_allclose(rot.quat_angle_between(q, back), 0.0, atol=1e-6)

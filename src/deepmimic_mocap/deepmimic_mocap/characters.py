@@ -7,7 +7,6 @@ revolute axis ``+z`` becomes ``-y`` and the right side (DeepMimic ``+z``) become
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +15,7 @@ import numpy as np
 from . import rotations as rot
 from .assets import resolve_character
 from .errors import MotionFormatError
+from .json_file import read_json_object
 from .skeleton import JointType, Skeleton
 
 # Rotation taking DeepMimic's y-up frame to our z-up frame: +90 degrees about x.
@@ -171,11 +171,9 @@ def load_character(name_or_path: str | Path) -> Character:
         MotionFormatError: The file is not valid JSON or misses required fields.
     """
     path = resolve_character(name_or_path)
-    try:
-        data = json.loads(path.read_text())
-    except json.JSONDecodeError as err:
-        raise MotionFormatError(path, f"invalid JSON: {err.msg}", line=err.lineno) from None
-    joints = data.get("Skeleton", {}).get("Joints") if isinstance(data, dict) else None
+    data, _ = read_json_object(path, "'Skeleton'")
+    skeleton_def = data.get("Skeleton")
+    joints = skeleton_def.get("Joints") if isinstance(skeleton_def, dict) else None
     if not isinstance(joints, list) or not joints:
         raise MotionFormatError(path, "no joints", field="Skeleton.Joints")
     try:

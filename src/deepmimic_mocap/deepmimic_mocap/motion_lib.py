@@ -141,7 +141,7 @@ class MotionLib:
         """Build two frame tables and per-clip parameters in float64 NumPy; convert them once.
 
         Row i serves the frame pair (i, i + 1); at the end of a clip frame i + 1 is i itself.
-        ``_start`` holds the values at frame i: local quaternions (4 J), then the linear block
+        ``_start`` holds the values at frame i: local quaternions (4 J, component-major), then the linear block
         (revolute angles R, root position 3, velocities 6 + 3 J + R), frame time and 1/dt.
         ``_step`` holds the slerp tangents (4 J), the linear block's increments to frame i + 1 and
         the slerp angles (J). A call gathers one row of each per sample.
@@ -159,9 +159,10 @@ class MotionLib:
         quat = np.concatenate([m.local_quat() for m in motions])
         theta, tangent = _slerp_tables(quat, quat[nxt])
         lin = np.concatenate([self._linear_part(m, q) for m, q in zip(motions, np.split(quat, starts[1:]))])
-        flat = (len(quat), -1)
-        start = np.concatenate([quat.reshape(flat), lin, times[:, None], _safe_inv(times[nxt] - times)[:, None]], 1)
-        step = np.concatenate([tangent.reshape(flat), lin[nxt] - lin, theta], axis=1)
+        flat = (len(quat), -1)  # quaternions component-major, (4, J) per row, for contiguous inner loops
+        start = np.concatenate([quat.transpose(0, 2, 1).reshape(flat), lin, times[:, None],
+                                _safe_inv(times[nxt] - times)[:, None]], axis=1)
+        step = np.concatenate([tangent.transpose(0, 2, 1).reshape(flat), lin[nxt] - lin, theta], axis=1)
 
         self.num_frames, self.frame_offsets, self.durations = nums, starts, durs
         self.loop_wrap, self.root_drift = wrap, drift
@@ -204,12 +205,12 @@ class MotionLib:
         return np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
 
     def _packing_sources(self) -> tuple[np.ndarray, np.ndarray]:
-        """Where each ``dof_pos`` entry sits in ``[local_quat (4 J), revolute angles (R)]`` and each
+        """Where each ``dof_pos`` entry sits in ``[local_quat (4, J), revolute angles (R)]`` and each
         ``dof_vel`` entry in the velocity block ``[root lin 3, root ang 3, joint 3 J, rates R]``."""
         sk, num_j = self.skeleton, self.skeleton.num_joints
         pos, vel, vel_off = np.zeros(sk.num_dof_pos, np.int64), np.zeros(sk.num_dof_vel, np.int64), self._vel_offsets()
         for j in sk.spherical_joints:
-            pos[sk.dof_pos_slice(j)] = 4 * j + np.arange(4)
+            pos[sk.dof_pos_slice(j)] = j + num_j * np.arange(4)
             vel[vel_off[j]:vel_off[j] + 3] = 6 + 3 * j + np.arange(3)
         for r, j in enumerate(sk.revolute_joints):
             pos[sk.dof_pos_slice(j)] = 4 * num_j + r
@@ -309,15 +310,18 @@ class MotionLib:
         )
 
     def _slerp(self, row: Array, step: Array, blend: Array) -> Array:
-        """Slerp every joint in place in ``row``'s quaternion columns; blend ``(N,)``. Shape: ``(N, J, 4)``."""
+        """Slerp every joint in place in ``row``'s quaternion columns; blend ``(N,)``.
+
+        Returns a ``(N, J, 4)`` view of the component-major ``(N, 4, J)`` result.
+        """
         xp, c = self._xp, self._cols
-        shape = (row.shape[0], self.num_joints, 4)
+        shape = (row.shape[0], 4, self.num_joints)
         angle = step[:, c["theta"]] * blend[:, None]
         quat, tangent = xp.reshape(row[:, c["quat"]], shape), xp.reshape(step[:, c["quat"]], shape)
-        quat *= xp.cos(angle)[..., None]
-        tangent *= xp.sin(angle)[..., None]
+        quat *= xp.cos(angle)[:, None, :]
+        tangent *= xp.sin(angle)[:, None, :]
         quat += tangent
-        return quat
+        return xp.permute_dims(quat, (0, 2, 1))
 
     # ---------------------------------------------------------------------------- kinematics
     def body_pose(self, frames: MotionFrames) -> tuple[Array, Array]:

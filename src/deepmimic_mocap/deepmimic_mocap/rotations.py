@@ -170,6 +170,30 @@ def quat_from_euler(angles: Array, order: str) -> Array:
     return result
 
 
+def quat_to_euler(q: Array, order: str) -> Array:
+    """Angles ``(a0, a1, a2)`` with ``quat_from_euler(angles, order) == q`` (Tait-Bryan orders).
+
+    The middle angle lies in ``[-pi/2, pi/2]``; at its ends (gimbal lock) the split between the
+    outer two is one of many that give the same rotation. Shape: ``(..., 3)``.
+    """
+    xp = _xp(q)
+    axes = [_AXIS_INDEX[c] for c in order.upper()]
+    if len(axes) != 3 or len(set(axes)) != 3:
+        raise ValueError(f"Euler order must name three different axes, got {order!r}")
+    i, j, k = axes
+    sign = 1.0 if (i, j, k) in ((0, 1, 2), (1, 2, 0), (2, 0, 1)) else -1.0
+    m = quat_to_matrix(q)
+    a1 = xp.asin(xp.clip(sign * m[..., i, k], -1.0, 1.0))
+    a0 = xp.atan2(-sign * m[..., j, k], m[..., k, k])
+    a2 = xp.atan2(-sign * m[..., i, j], m[..., i, i])
+    locked = xp.abs(m[..., i, k]) > 1.0 - 1e-9
+    # Gimbal lock: put the whole outer rotation into a0 (a2 = 0), read from the other entries.
+    a0_locked = xp.atan2(sign * m[..., k, j], m[..., j, j])
+    a0 = xp.where(locked, a0_locked, a0)
+    a2 = xp.where(locked, xp.zeros_like(a2), a2)
+    return xp.stack([a0, a1, a2], axis=-1)
+
+
 def quat_to_matrix(q: Array) -> Array:
     """Rotation matrices of unit quaternions. Shape: ``(..., 3, 3)``."""
     xp = _xp(q)

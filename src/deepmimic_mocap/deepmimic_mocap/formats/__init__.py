@@ -40,6 +40,8 @@ def detect_format(path: Path) -> str:
     if suffix in _EXTENSIONS:
         return _EXTENSIONS[suffix]
     if suffix == ".npz":
+        if not zipfile.is_zipfile(path):
+            raise MotionFormatError(path, "not a readable npz archive (not a zip file; truncated?)")
         try:
             with np.load(path, allow_pickle=False) as data:
                 keys = set(data.files)

@@ -7,7 +7,6 @@ joints in skeleton order, 4 values per spherical joint and 1 per revolute joint 
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from pathlib import Path
@@ -17,6 +16,7 @@ import numpy as np
 from .. import rotations as rot
 from ..characters import Y_UP_TO_Z_UP, Y_UP_TO_Z_UP_QUAT, Character, load_character
 from ..errors import MotionFormatError
+from ..json_file import read_json_object
 from ..motion import LoopMode, Motion
 
 ROOT_VALUES = 8  # duration, position (3), quaternion (4)
@@ -42,24 +42,6 @@ def _guess_character(path: Path, frame_len: int) -> str:
 def _conjugate_to_z_up(quats: np.ndarray) -> np.ndarray:
     q_r = np.broadcast_to(Y_UP_TO_Z_UP_QUAT, quats.shape)
     return rot.quat_mul(rot.quat_mul(q_r, quats), rot.quat_conj(q_r))
-
-
-def _read_json(path: Path) -> tuple[dict, str]:
-    text = path.read_text(encoding="utf-8", errors="replace")
-    if not text.strip():
-        raise MotionFormatError(path, "file is empty")
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as err:
-        hint = " (the file ends early: truncated?)" if err.pos >= len(text.rstrip()) else ""
-        raise MotionFormatError(path, f"invalid JSON: {err.msg}{hint}", line=err.lineno) from None
-    except RecursionError:
-        raise MotionFormatError(path, "invalid JSON: brackets nested too deeply") from None
-    except ValueError as err:  # e.g. an integer longer than Python's 4300-digit limit
-        raise MotionFormatError(path, f"invalid JSON: {str(err).split(';')[0]}") from None
-    if not isinstance(data, dict):
-        raise MotionFormatError(path, "top level must be an object with 'Frames'", line=1)
-    return data, text
 
 
 def _is_finite_number(value: object) -> bool:
@@ -109,7 +91,7 @@ def load_deepmimic_motion(path: str | Path, character: str | Character | None = 
         MotionFormatError: Invalid JSON, a frame of the wrong size, NaN values, zero quaternions.
     """
     path = Path(path)
-    data, text = _read_json(path)
+    data, text = read_json_object(path, "'Frames'")
     first = data.get("Frames", [[]])
     first_len = len(first[0]) if isinstance(first, list) and first and isinstance(first[0], list) else 0
     if not isinstance(character, Character):
