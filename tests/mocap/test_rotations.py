@@ -105,3 +105,16 @@ def test_euler_at_gimbal_lock_reproduces_rotation():
     q = rot.quat_from_euler(angles, "XYZ")
     back = rot.quat_from_euler(rot.quat_to_euler(q, "XYZ"), "XYZ")
     np.testing.assert_allclose(rot.quat_angle_between(q, back), 0.0, atol=1e-6)
+
+
+@pytest.mark.parametrize("order", ["XYZ", "ZYX"])
+def test_euler_rates_reproduce_the_rotation_change(order):
+    angles = RNG.uniform(-1.2, 1.2, size=(50, 3))
+    omega = RNG.normal(size=(50, 3))
+    rates = rot.euler_rates_from_ang_vel(angles, omega, order)
+    dt = 1e-6
+    q0 = rot.quat_from_euler(angles, order)
+    q1 = rot.quat_from_euler(angles + rates * dt, order)
+    np.testing.assert_allclose(rot.angular_velocity(q0, q1, dt, local=True), omega, atol=1e-4)
+    torch_rates = rot.euler_rates_from_ang_vel(torch.from_numpy(angles), torch.from_numpy(omega), order)
+    np.testing.assert_allclose(torch_rates.numpy(), rates, atol=1e-9)

@@ -171,11 +171,15 @@ class MotionLib:
                       "pos": slice(4 * num_j + num_r, 4 * num_j + num_r + 3),
                       "vel": slice(4 * num_j + num_r + 3, 4 * num_j + num_l), "time": 4 * num_j + num_l,
                       "theta": slice(4 * num_j + num_l, 5 * num_j + num_l), "dof_pos": slice(0, 4 * num_j + num_r)}
-        # Per clip: [duration, 1/duration, wrap, none, base, drift xyz] and [first, last - 1] rows.
-        clip_f = np.concatenate([np.stack([durs, _safe_inv(durs), wrap, ~wrap, bases], axis=1), drift], axis=1)
+        # Per clip: [duration, 1/duration, wrap, base, drift xyz].
+        clip_f = np.concatenate([np.stack([durs, _safe_inv(durs), wrap, bases], axis=1), drift], axis=1)
         self._clip_f = self._to(clip_f)
-        self._clip_i = self._to(np.stack([starts, np.maximum(last - 1, starts)], axis=1), int_=True)
-        self._global_times = self._to(bases[clip_of_frame] + times)  # strictly increasing over all clips
+        # Search keys, strictly increasing over all clips: clip k's frame times from bases[k], its last
+        # frame moved half a gap later so that every time in [0, duration] finds a pair (i, i + 1)
+        # of the clip (one-frame clips: the frame itself).
+        keys = bases[clip_of_frame] + times
+        keys[last[nums > 1]] += 0.5 * _GAP
+        self._search_keys = self._to(keys)
         self._start, self._step = self._to(start), self._to(step)
         pos_src, vel_src = self._packing_sources()
         self._dof_pos_src, self._dof_vel_src = self._to(pos_src, int_=True), self._to(vel_src, int_=True)
@@ -263,10 +267,11 @@ class MotionLib:
         One-frame clips have phase 0. Shape: ``(N,)``.
         """
         xp, ids, t = self._xp, self._ids(motion_ids), self._to(times)
-        p = t * self._clip_f[ids, 1]
+        clip_f = self._take(self._clip_f, ids, 0)
+        p = t * clip_f[:, 1]
         wrapped = p - xp.floor(p)
         wrapped = xp.where(wrapped >= 1.0, wrapped - 1.0, wrapped)  # rounding of tiny negative times
-        return xp.where(self._clip_f[ids, 2] > 0, wrapped, xp.minimum(xp.maximum(p, self._zero), self._one))
+        return xp.where(clip_f[:, 2] > 0, wrapped, xp.minimum(xp.maximum(p, self._zero), self._one))
 
     def _ids(self, motion_ids: Array) -> Array:
         if self._torch is not None:
@@ -283,23 +288,23 @@ class MotionLib:
         """
         xp, take, c = self._xp, self._take, self._cols
         ids, t = self._ids(motion_ids), self._to(times)
-        clip_f, clip_i = take(self._clip_f, ids, 0), take(self._clip_i, ids, 0)
-        dur = clip_f[:, 0]
-        cycle = xp.floor(t * clip_f[:, 1]) * clip_f[:, 2]  # 0 for `none` clips
-        local = xp.minimum(xp.maximum(t - cycle * dur, self._zero), dur)
-        idx = xp.searchsorted(self._global_times, clip_f[:, 4] + local, side="right") - 1
-        idx = xp.minimum(xp.maximum(idx, clip_i[:, 0]), clip_i[:, 1])
+        clip_f = take(self._clip_f, ids, 0)
+        dur, wrap = clip_f[:, 0], clip_f[:, 2]
+        cycle = xp.floor(t * clip_f[:, 1]) * wrap  # 0 for `none` clips
+        unclamped = t - cycle * dur
+        local = xp.minimum(xp.maximum(unclamped, self._zero), dur)
+        idx = xp.searchsorted(self._search_keys, clip_f[:, 3] + local, side="right") - 1
         row, step = take(self._start, idx, 0), take(self._step, idx, 0)
-        time = c["time"]
-        blend = xp.minimum(xp.maximum((local - row[:, time]) * row[:, time + 1], self._zero), self._one)
+        # In [0, 1] up to rounding (the slerp and lerp below are smooth through the ends).
+        blend = (local - row[:, c["time"]]) * row[:, c["time"] + 1]
         local_quat = self._slerp(row, step, blend)
         lin_step = step[:, c["lin"]]
         lin_step *= blend[:, None]
         row[:, c["lin"]] += lin_step
         root_pos = row[:, c["pos"]]
-        root_pos += cycle[:, None] * clip_f[:, 5:8]
+        root_pos += cycle[:, None] * clip_f[:, 4:7]
         vel = row[:, c["vel"]]
-        vel *= (1.0 - clip_f[:, 3] * ((t > dur) | (t < 0.0)))[:, None]  # held `none` clips stand still
+        vel *= xp.where(unclamped == local, self._one, wrap)[:, None]  # held `none` clips stand still
         num, num_j = row.shape[0], self.num_joints
         return MotionFrames(
             root_pos=root_pos, root_quat=local_quat[:, 0], local_quat=local_quat,

@@ -194,6 +194,31 @@ def quat_to_euler(q: Array, order: str) -> Array:
     return xp.stack([a0, a1, a2], axis=-1)
 
 
+def euler_rates_from_ang_vel(angles: Array, ang_vel: Array, order: str) -> Array:
+    """Rates of the Euler angles of ``quat_from_euler(angles, order)`` for a local angular velocity.
+
+    With ``R = R0(a0) R1(a1) R2(a2)``, the angular velocity in the rotated (child) frame is
+    ``w = R2^T R1^T e0 a0' + R2^T e1 a1' + e2 a2'``; this solves that 3x3 system per element
+    (damped near gimbal lock so it stays finite). This is how a ball joint's velocity maps onto
+    three hinges. Shapes: ``angles`` and ``ang_vel`` ``(..., 3)``, result ``(..., 3)``.
+    """
+    xp = _xp(angles, ang_vel)
+    axes = []
+    for name in order.upper():
+        e = [0.0, 0.0, 0.0]
+        e[_AXIS_INDEX[name]] = 1.0
+        axes.append(xp.broadcast_to(xp.asarray(e, dtype=angles.dtype, device=array_device(angles)), angles.shape))
+    q1 = quat_from_axis_angle(axes[1], angles[..., 1])
+    q2 = quat_from_axis_angle(axes[2], angles[..., 2])
+    col0 = quat_rotate_inverse(q2, quat_rotate_inverse(q1, axes[0]))
+    col1 = quat_rotate_inverse(q2, axes[1])
+    m = xp.stack([col0, col1, axes[2]], axis=-1)  # (..., 3, 3), columns per angle
+    mt = xp.matrix_transpose(m) if hasattr(xp, "matrix_transpose") else xp.swapaxes(m, -1, -2)
+    damping = 1e-9 * xp.eye(3, dtype=angles.dtype, device=array_device(angles))
+    rhs = xp.matmul(mt, ang_vel[..., None])
+    return xp.linalg.solve(xp.matmul(mt, m) + damping, rhs)[..., 0]
+
+
 def quat_to_matrix(q: Array) -> Array:
     """Rotation matrices of unit quaternions. Shape: ``(..., 3, 3)``."""
     xp = _xp(q)

@@ -1,0 +1,1 @@
+"""Character models: MJCF generation from DeepMimic files and the mapping of poses onto hinges."""
