@@ -16,8 +16,9 @@ after ``duration``, with zero velocities while held.
 
 Speed: quaternions are slerped as ``cos(b theta) q0 + sin(b theta) u`` with the angle ``theta``
 and unit tangent ``u`` of every frame pair precomputed (the same slerp as
-``rotations.quat_slerp``, without its per-call acos and branches), large results are updated in
-place, and index arrays live on the device from construction.
+``rotations.quat_slerp``, without its per-call acos and branches); every table is contiguous and
+gathered with one row per sample, large results are updated in place, and index arrays live on
+the device from construction.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from array_api_compat import array_namespace
 from . import rotations as rot
 from .kinematics import forward_kinematics
 from .motion import LoopMode, Motion
-from .skeleton import DOF_VEL_SIZE
+from .skeleton import DOF_VEL_SIZE, Skeleton
 
 Array = Any  # numpy.ndarray | torch.Tensor
 
@@ -41,7 +42,10 @@ _GAP = 1.0  # seconds between clips on the packed global time axis
 
 @dataclass(frozen=True)
 class MotionFrames:
-    """Reference states of N samples, on the library's backend. Some fields are views of one buffer.
+    """Reference states of N samples, on the library's backend.
+
+    Fields may be non-contiguous views sharing one buffer (``root_quat`` is ``local_quat[:, 0]``):
+    copy one before writing into it, and use ``reshape`` rather than torch's ``view`` on them.
 
     Attributes:
         root_pos: Root position, world. Shape: ``(N, 3)``.
@@ -106,6 +110,42 @@ def _check_skeletons(motions: Sequence[Motion]) -> None:
                              f"'{ref.name}' with joints {list(ref.joint_names)}")
 
 
+def _vel_offsets(sk: Skeleton) -> np.ndarray:
+    """Where each joint's values start in the packed ``dof_vel`` vector. Shape: ``(J,)``."""
+    return np.concatenate([[0], np.cumsum([DOF_VEL_SIZE[t] for t in sk.joint_types])[:-1]]).astype(np.int64)
+
+
+def _linear_part(motion: Motion, local_quat: np.ndarray) -> np.ndarray:
+    """Per-frame values interpolated linearly. Shape: ``(F, R + 3 + 6 + 3 J + R)``.
+
+    Columns: revolute angles (R), root position, then the velocity block: root linear and angular
+    velocity (world), joint angular velocities (local), revolute rates (R, by the skeleton packer).
+    """
+    sk = motion.skeleton
+    lin_vel, ang_vel, joint_vel = _clip_velocities(motion, local_quat)
+    rates = sk.dof_vel_from_local_ang_vel(joint_vel)[:, _vel_offsets(sk)[sk.revolute_joints]]
+    angles = motion.dof_pos[:, [sk.dof_pos_slice(j).start for j in sk.revolute_joints]]
+    return np.concatenate([angles, motion.root_pos, lin_vel, ang_vel, joint_vel.reshape(len(joint_vel), -1), rates],
+                          axis=1)
+
+
+def _packing_sources(sk: Skeleton) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Index arrays that assemble the packed vectors.
+
+    Returns: the column of each ``dof_pos`` entry in the component-major ``(4, J)`` local
+    quaternions (revolute entries: 0, then overwritten), the ``dof_pos`` columns of the revolute
+    angles, and the column of each ``dof_vel`` entry in ``[root lin 3, root ang 3, joint 3 J, rates R]``.
+    """
+    num_j, vel_off = sk.num_joints, _vel_offsets(sk)
+    pos, vel = np.zeros(sk.num_dof_pos, np.int64), np.zeros(sk.num_dof_vel, np.int64)
+    for j in sk.spherical_joints:
+        pos[sk.dof_pos_slice(j)] = j + num_j * np.arange(4)
+        vel[vel_off[j]:vel_off[j] + 3] = 6 + 3 * j + np.arange(3)
+    for r, j in enumerate(sk.revolute_joints):
+        vel[vel_off[j]] = 6 + 3 * num_j + r
+    return pos, np.array([sk.dof_pos_slice(j).start for j in sk.revolute_joints], np.int64), vel
+
+
 class MotionLib:
     """Clips of one skeleton packed for batched sampling (NumPy or torch).
 
@@ -132,97 +172,64 @@ class MotionLib:
 
             self._torch = torch
             self.dtype = getattr(torch, dtype) if isinstance(dtype, str) else (dtype or torch.float32)
+            self._take = lambda a, i, axis: torch.index_select(a, axis, i)  # array_api_compat adds an op
         else:
             self.dtype = np.dtype(dtype or np.float64)
-        self._pack(motions)
+            self._take = lambda a, i, axis: np.take(a, i, axis=axis)
+        nums = np.array([m.num_frames for m in motions])
+        self.num_frames, self.frame_offsets = nums, np.concatenate([[0], np.cumsum(nums)[:-1]])
+        self._pack_clips(motions)
+        self._pack_frames(motions)
+        pos_src, pos_rev, vel_src = _packing_sources(self.skeleton)
+        num_r = len(self.skeleton.revolute_joints)
+        self._dof_pos_src, self._dof_pos_rev = self._to(pos_src, int_=True), self._to(pos_rev, int_=True)
+        self._dof_vel_src = self._to(vel_src + num_r + 3, int_=True)
+        self._zero, self._one = self._to(0.0), self._to(1.0)
+        self._xp = array_namespace(self._lin)
 
     # ---------------------------------------------------------------------------- packing
-    def _pack(self, motions: list[Motion]) -> None:
-        """Build two frame tables and per-clip parameters in float64 NumPy; convert them once.
-
-        Row i serves the frame pair (i, i + 1); at the end of a clip frame i + 1 is i itself.
-        ``_start`` holds the values at frame i: local quaternions (4 J, component-major), then the linear block
-        (revolute angles R, root position 3, velocities 6 + 3 J + R), frame time and 1/dt.
-        ``_step`` holds the slerp tangents (4 J), the linear block's increments to frame i + 1 and
-        the slerp angles (J). A call gathers one row of each per sample.
-        """
-        nums = np.array([m.num_frames for m in motions])
-        starts = np.concatenate([[0], np.cumsum(nums)[:-1]])
-        last = starts + nums - 1
+    def _pack_clips(self, motions: list[Motion]) -> None:
+        """Per-clip parameters and the packed search keys (float64 NumPy, converted once)."""
+        nums, starts = self.num_frames, self.frame_offsets
         durs = np.array([m.duration for m in motions])
         wrap = np.array([m.loop == LoopMode.WRAP for m in motions])
-        drift = np.stack([(m.root_pos[-1] - m.root_pos[0]) * [1.0, 1.0, 0.0] * w for m, w in zip(motions, wrap)])
+        ends = np.stack([m.root_pos[-1] - m.root_pos[0] for m in motions])
+        drift = ends * [1.0, 1.0, 0.0] * wrap[:, None]
         bases = np.concatenate([[0.0], np.cumsum(durs + _GAP)[:-1]])  # clip k's times start at bases[k]
-        times = np.concatenate([m.frame_times for m in motions])
-        clip_of_frame = np.repeat(np.arange(len(motions)), nums)
-        nxt = np.minimum(np.arange(nums.sum()) + 1, last[clip_of_frame])
-        quat = np.concatenate([m.local_quat() for m in motions])
-        theta, tangent = _slerp_tables(quat, quat[nxt])
-        lin = np.concatenate([self._linear_part(m, q) for m, q in zip(motions, np.split(quat, starts[1:]))])
-        flat = (len(quat), -1)  # quaternions component-major, (4, J) per row, for contiguous inner loops
-        start = np.concatenate([quat.transpose(0, 2, 1).reshape(flat), lin, times[:, None],
-                                _safe_inv(times[nxt] - times)[:, None]], axis=1)
-        step = np.concatenate([tangent.transpose(0, 2, 1).reshape(flat), lin[nxt] - lin, theta], axis=1)
-
-        self.num_frames, self.frame_offsets, self.durations = nums, starts, durs
-        self.loop_wrap, self.root_drift = wrap, drift
-        num_j, num_r, num_l = self.num_joints, len(self.skeleton.revolute_joints), lin.shape[1]
-        self._cols = {"quat": slice(0, 4 * num_j), "lin": slice(4 * num_j, 4 * num_j + num_l),
-                      "pos": slice(4 * num_j + num_r, 4 * num_j + num_r + 3),
-                      "vel": slice(4 * num_j + num_r + 3, 4 * num_j + num_l), "time": 4 * num_j + num_l,
-                      "theta": slice(4 * num_j + num_l, 5 * num_j + num_l), "dof_pos": slice(0, 4 * num_j + num_r)}
+        self.durations, self.loop_wrap, self.root_drift = durs, wrap, drift
         # Per clip: [duration, 1/duration, wrap, base, drift xyz].
         clip_f = np.concatenate([np.stack([durs, _safe_inv(durs), wrap, bases], axis=1), drift], axis=1)
         self._clip_f = self._to(clip_f)
-        # Search keys, strictly increasing over all clips: clip k's frame times from bases[k], its last
-        # frame moved half a gap later so that every time in [0, duration] finds a pair (i, i + 1)
-        # of the clip (one-frame clips: the frame itself).
-        keys = bases[clip_of_frame] + times
-        keys[last[nums > 1]] += 0.5 * _GAP
+        self._phase_div = self._to(np.where(durs > 0, durs, np.inf))  # one-frame clips: phase 0
+        # Search keys, strictly increasing over all clips: clip k's frame times from bases[k], its
+        # last frame moved half a gap later so that every time in [0, duration] finds a pair
+        # (i, i + 1) of the clip (one-frame clips: the frame itself).
+        keys = np.repeat(bases, nums) + np.concatenate([m.frame_times for m in motions])
+        keys[(starts + nums - 1)[nums > 1]] += 0.5 * _GAP
         self._search_keys = self._to(keys)
-        self._start, self._step = self._to(start), self._to(step)
-        pos_src, vel_src = self._packing_sources()
-        self._dof_pos_src, self._dof_vel_src = self._to(pos_src, int_=True), self._to(vel_src, int_=True)
-        self._zero, self._one = self._to(0.0), self._to(1.0)
-        self._xp = array_namespace(self._start)
-        # Row gathers: index_select directly (array_api_compat's take adds a negative-index fix-up).
-        torch = self._torch
-        self._take = (lambda a, i, axis: torch.index_select(a, axis, i)) if torch else \
-            (lambda a, i, axis: np.take(a, i, axis=axis))
 
-    def _linear_part(self, motion: Motion, local_quat: np.ndarray) -> np.ndarray:
-        """Per-frame values interpolated linearly. Shape: ``(F, R + 3 + 6 + 3 J + R)``.
+    def _pack_frames(self, motions: list[Motion]) -> None:
+        """Frame tables; row i serves the pair (i, i + 1), with i + 1 = i at the end of a clip.
 
-        Columns: revolute angles (R), root position, then the velocity block: root linear and
-        angular velocity (world), joint angular velocities (local), revolute rates (R).
+        ``_quat`` and ``_tangent`` ``(F, 4, J)`` (component-major) and ``_theta`` ``(F, J)`` give the
+        slerp; ``_lin`` and ``_dlin`` ``(F, L)`` the values of ``_linear_part`` and their increments;
+        ``_time`` ``(F, 2)`` the frame time and 1/dt.
         """
-        sk = self.skeleton
-        lin_vel, ang_vel, joint_vel = _clip_velocities(motion, local_quat)
-        dof_vel = sk.dof_vel_from_local_ang_vel(joint_vel)
-        rev_pos = [sk.dof_pos_slice(j).start for j in sk.revolute_joints]
-        rev_vel = self._vel_offsets()[sk.revolute_joints]
-        return np.concatenate([motion.dof_pos[:, rev_pos], motion.root_pos, lin_vel, ang_vel,
-                               joint_vel.reshape(len(joint_vel), -1), dof_vel[:, rev_vel]], axis=1)
-
-    def _vel_offsets(self) -> np.ndarray:
-        sizes = [DOF_VEL_SIZE[t] for t in self.skeleton.joint_types]
-        return np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
-
-    def _packing_sources(self) -> tuple[np.ndarray, np.ndarray]:
-        """Where each ``dof_pos`` entry sits in ``[local_quat (4, J), revolute angles (R)]`` and each
-        ``dof_vel`` entry in the velocity block ``[root lin 3, root ang 3, joint 3 J, rates R]``."""
-        sk, num_j = self.skeleton, self.skeleton.num_joints
-        pos, vel, vel_off = np.zeros(sk.num_dof_pos, np.int64), np.zeros(sk.num_dof_vel, np.int64), self._vel_offsets()
-        for j in sk.spherical_joints:
-            pos[sk.dof_pos_slice(j)] = j + num_j * np.arange(4)
-            vel[vel_off[j]:vel_off[j] + 3] = 6 + 3 * j + np.arange(3)
-        for r, j in enumerate(sk.revolute_joints):
-            pos[sk.dof_pos_slice(j)] = 4 * num_j + r
-            vel[vel_off[j]] = 6 + 3 * num_j + r
-        return pos, vel
+        nums, starts = self.num_frames, self.frame_offsets
+        last = np.repeat(starts + nums - 1, nums)
+        nxt = np.minimum(np.arange(nums.sum()) + 1, last)
+        times = np.concatenate([m.frame_times for m in motions])
+        quat = np.concatenate([m.local_quat() for m in motions])
+        theta, tangent = _slerp_tables(quat, quat[nxt])
+        lin = np.concatenate([_linear_part(m, q) for m, q in zip(motions, np.split(quat, starts[1:]), strict=True)])
+        self._quat, self._tangent = self._to(quat.transpose(0, 2, 1)), self._to(tangent.transpose(0, 2, 1))
+        self._theta, self._lin, self._dlin = self._to(theta), self._to(lin), self._to(lin[nxt] - lin)
+        self._time = self._to(np.stack([times, _safe_inv(times[nxt] - times)], axis=1))
 
     def _to(self, a: Any, int_: bool = False) -> Array:
-        """Convert to the backend (the float dtype, or int64 with ``int_``)."""
+        """Convert to the backend (the float dtype, or int64 with ``int_``); NumPy arrays made contiguous."""
+        if isinstance(a, np.ndarray) and a.ndim:
+            a = np.ascontiguousarray(a)
         if self._torch is not None:
             return self._torch.as_tensor(a, dtype=self._torch.int64 if int_ else self.dtype, device=self.device)
         return np.asarray(a, dtype=np.int64 if int_ else self.dtype)
@@ -237,6 +244,19 @@ class MotionLib:
     def num_joints(self) -> int:
         """Joints of the skeleton, root included."""
         return self.skeleton.num_joints
+
+    def frame_arrays(self) -> dict[str, Array]:
+        """The packed per-frame arrays (views, all clips one after another from ``frame_offsets``).
+
+        ``frame_times`` ``(F,)`` (from 0 in each clip), ``local_quat`` ``(F, J, 4)`` (root at 0),
+        ``root_pos``, ``root_lin_vel``, ``root_ang_vel`` ``(F, 3)`` and ``joint_ang_vel`` ``(F, J, 3)``;
+        velocities are the finite differences described in the module docstring.
+        """
+        num_r, num_j = len(self.skeleton.revolute_joints), self.num_joints
+        vel = self._lin[:, num_r + 3:]
+        return {"frame_times": self._time[:, 0], "local_quat": self._xp.permute_dims(self._quat, (0, 2, 1)),
+                "root_pos": self._lin[:, num_r:num_r + 3], "root_lin_vel": vel[:, 0:3], "root_ang_vel": vel[:, 3:6],
+                "joint_ang_vel": self._xp.reshape(vel[:, 6:6 + 3 * num_j], (-1, num_j, 3))}
 
     # ---------------------------------------------------------------------------- sampling
     def sample_motions(self, n: int, generator: Any = None, weights: Any = None) -> Array:
@@ -259,7 +279,7 @@ class MotionLib:
             u = self._torch.rand(ids.shape, generator=generator, dtype=self.dtype, device=self.device)
         else:
             u = (generator or np.random.default_rng()).random(ids.shape).astype(self.dtype)
-        return u * self._xp.maximum(self._clip_f[ids, 0] - truncate_time, self._zero)
+        return u * self._xp.maximum(self._take(self._clip_f, ids, 0)[:, 0] - truncate_time, self._zero)
 
     def phase(self, motion_ids: Array, times: Array) -> Array:
         """Progress through the clip: ``wrap`` cycles in ``[0, 1)``, ``none`` clips clamped to ``[0, 1]``.
@@ -268,7 +288,7 @@ class MotionLib:
         """
         xp, ids, t = self._xp, self._ids(motion_ids), self._to(times)
         clip_f = self._take(self._clip_f, ids, 0)
-        p = t * clip_f[:, 1]
+        p = t / self._take(self._phase_div, ids, 0)
         wrapped = p - xp.floor(p)
         wrapped = xp.where(wrapped >= 1.0, wrapped - 1.0, wrapped)  # rounding of tiny negative times
         return xp.where(clip_f[:, 2] > 0, wrapped, xp.minimum(xp.maximum(p, self._zero), self._one))
@@ -286,7 +306,7 @@ class MotionLib:
             motion_ids: Clip index per sample. Shape: ``(N,)``.
             times: Seconds, any real value (``wrap`` clips repeat, ``none`` clips clamp). Shape: ``(N,)``.
         """
-        xp, take, c = self._xp, self._take, self._cols
+        xp, take = self._xp, self._take
         ids, t = self._ids(motion_ids), self._to(times)
         clip_f = take(self._clip_f, ids, 0)
         dur, wrap = clip_f[:, 0], clip_f[:, 2]
@@ -294,39 +314,42 @@ class MotionLib:
         unclamped = t - cycle * dur
         local = xp.minimum(xp.maximum(unclamped, self._zero), dur)
         idx = xp.searchsorted(self._search_keys, clip_f[:, 3] + local, side="right") - 1
-        row, step = take(self._start, idx, 0), take(self._step, idx, 0)
-        # In [0, 1] up to rounding (the slerp and lerp below are smooth through the ends).
-        blend = (local - row[:, c["time"]]) * row[:, c["time"] + 1]
-        local_quat = self._slerp(row, step, blend)
-        lin_step = step[:, c["lin"]]
-        lin_step *= blend[:, None]
-        row[:, c["lin"]] += lin_step
-        root_pos = row[:, c["pos"]]
+        time_inv_dt = take(self._time, idx, 0)
+        blend = (local - time_inv_dt[:, 0]) * time_inv_dt[:, 1]  # in [0, 1] up to rounding
+        quat = self._slerp(idx, blend)
+        lin = self._lerp(idx, blend)
+        num, num_j, num_r = lin.shape[0], self.num_joints, len(self.skeleton.revolute_joints)
+        root_pos = lin[:, num_r:num_r + 3]
         root_pos += cycle[:, None] * clip_f[:, 4:7]
-        vel = row[:, c["vel"]]
+        vel = lin[:, num_r + 3:]
         vel *= xp.where(unclamped == local, self._one, wrap)[:, None]  # held `none` clips stand still
-        num, num_j = row.shape[0], self.num_joints
+        local_quat = xp.permute_dims(quat, (0, 2, 1))
+        dof_pos = take(xp.reshape(quat, (num, 4 * num_j)), self._dof_pos_src, 1)
+        dof_pos[:, self._dof_pos_rev] = lin[:, :num_r]
         return MotionFrames(
-            root_pos=root_pos, root_quat=local_quat[:, 0], local_quat=local_quat,
-            dof_pos=take(row[:, c["dof_pos"]], self._dof_pos_src, 1),
+            root_pos=root_pos, root_quat=local_quat[:, 0], local_quat=local_quat, dof_pos=dof_pos,
             root_lin_vel=vel[:, 0:3], root_ang_vel=vel[:, 3:6],
             joint_ang_vel=xp.reshape(vel[:, 6:6 + 3 * num_j], (num, num_j, 3)),
-            dof_vel=take(vel, self._dof_vel_src, 1),
+            dof_vel=take(lin, self._dof_vel_src, 1),
         )
 
-    def _slerp(self, row: Array, step: Array, blend: Array) -> Array:
-        """Slerp every joint in place in ``row``'s quaternion columns; blend ``(N,)``.
-
-        Returns a ``(N, J, 4)`` view of the component-major ``(N, 4, J)`` result.
-        """
-        xp, c = self._xp, self._cols
-        shape = (row.shape[0], 4, self.num_joints)
-        angle = step[:, c["theta"]] * blend[:, None]
-        quat, tangent = xp.reshape(row[:, c["quat"]], shape), xp.reshape(step[:, c["quat"]], shape)
+    def _slerp(self, idx: Array, blend: Array) -> Array:
+        """Slerp of every joint over frame pairs ``idx`` by ``blend`` (both ``(N,)``). Shape: ``(N, 4, J)``."""
+        xp, take = self._xp, self._take
+        angle = take(self._theta, idx, 0)
+        angle *= blend[:, None]
+        quat, tangent = take(self._quat, idx, 0), take(self._tangent, idx, 0)
         quat *= xp.cos(angle)[:, None, :]
         tangent *= xp.sin(angle)[:, None, :]
         quat += tangent
-        return xp.permute_dims(quat, (0, 2, 1))
+        return quat
+
+    def _lerp(self, idx: Array, blend: Array) -> Array:
+        """The ``_linear_part`` columns over frame pairs ``idx`` by ``blend`` (both ``(N,)``). Shape: ``(N, L)``."""
+        lin, step = self._take(self._lin, idx, 0), self._take(self._dlin, idx, 0)
+        step *= blend[:, None]
+        lin += step
+        return lin
 
     # ---------------------------------------------------------------------------- kinematics
     def body_pose(self, frames: MotionFrames) -> tuple[Array, Array]:

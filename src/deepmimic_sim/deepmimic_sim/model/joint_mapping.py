@@ -36,6 +36,7 @@ class JointMapping:
     def __init__(self, character: Character) -> None:
         sk = character.skeleton
         self.skeleton = sk
+        self.character = character
         self.hinge_names = hinge_names(character)
         self.num_hinges = len(self.hinge_names)
         self._sph = np.array([j for j, t in enumerate(sk.joint_types) if t == JointType.SPHERICAL])
@@ -50,6 +51,18 @@ class JointMapping:
         self._rev_slots = np.array([slots[j] for j in self._rev], dtype=np.int64)
         order = np.concatenate([self._sph_slots, self._rev_slots])
         self._gather = np.argsort(order)  # concat([sph angles, rev angles]) -> hinge order
+
+    def hinge_ranges(self) -> np.ndarray:
+        """``(low, high)`` of every hinge in model order; unlimited hinges get ``(-pi, pi)``. Shape: ``(H, 2)``."""
+        ranges = []
+        for j in depth_first_joints(self.skeleton):
+            jtype = self.skeleton.joint_types[j]
+            rows = {JointType.SPHERICAL: 3, JointType.REVOLUTE: 1}.get(jtype, 0)
+            ranges += [tuple(self.character.limits[j, k]) for k in range(rows)]
+        out = np.array(ranges, dtype=np.float64).reshape(-1, 2)
+        unlimited = out[:, 0] >= out[:, 1]
+        out[unlimited] = (-np.pi, np.pi)
+        return out
 
     def hinge_angles(self, local_quat: Array) -> Array:
         """Hinge angles from local joint rotations (``(..., J, 4)``). Shape: ``(..., num_hinges)``."""

@@ -1,0 +1,420 @@
+"""MuJoCo on the CPU: ``num_envs`` copies of a character stepped together by ``mujoco.rollout``.
+
+Design (see also ``base.py`` for the contract):
+
+- State. Every environment is one row of ``_state``, shape ``(num_envs, nstate)``, MuJoCo's
+  ``mjSTATE_FULLPHYSICS`` vector (time, qpos, qvel, act, history, plugin, plastic). ``step`` hands
+  the whole array to ``mujoco.rollout.Rollout.rollout`` (C++ thread pool, GIL released), so no
+  Python loop ever runs over environments. The rollout starts every row with a zero solver
+  warm-start (``qacc_warmstart`` is not part of the physics state), which costs a few solver
+  iterations at the first substep and makes a step a pure function of (state, targets): results do
+  not depend on the thread count or on which other environments share the call.
+- Readings come from sensors added with ``mujoco.MjSpec`` when the model is loaded, per character
+  body in skeleton order: ``framepos``/``framequat``/``framelinvel``/``frameangvel`` with
+  ``objtype="xbody"`` (the body frame: ``xpos``/``xquat``; ``objtype="body"`` would be the inertial
+  frame ``xipos``), ``subtreecom``/``subtreelinvel`` of the root (the character's centre of mass),
+  one ``contact`` sensor per body (``body1=<body>``, ``body2=world``, ``data="found"``: the number
+  of contacts between the body's geoms and any world geom, i.e. the floor), and ``actuatorfrc`` per
+  actuator.
+- Stepping in two rollouts. The rollout copies ``sensordata`` out after each ``mj_step``, and
+  ``mj_step`` evaluates sensors *before* it integrates, so its readings lag the state by one
+  substep, and evaluating sensors at every substep costs ~10 % of the physics. So ``step`` first
+  rolls out ``substeps`` steps on a copy of the model with sensors disabled (``mjDSBL_SENSOR``;
+  same dynamics, bit for bit), keeps the final state, then runs a one-step "probe" rollout from it
+  on the model with sensors and keeps only its readings, which ``mj_step`` computed at that state
+  before integrating; the probe's integration is discarded. The probe costs one physics step per
+  control step (``1/(substeps+1)`` of the physics, 9 % at 10 substeps). Its actuator forces are the
+  torques the PD applies at the new state under the last targets.
+- ``reset`` writes qpos/qvel into the rows (time, act and the rest from ``mj_resetData``) and
+  probes the reset rows only (batched and threaded like ``step``).
+- Getters return ``torch.from_numpy`` views of the state and reading arrays: float64, zero copy,
+  created once. They are live: the next ``step``/``reset`` overwrites them in place, so ``clone()``
+  what must be kept, and do not write into them. With ``device`` other than ``"cpu"`` the getters
+  return copies on that device instead.
+- Non-finite targets (NaN, inf, or beyond MuJoCo's ``mjMAXVAL`` = 1e10, which MuJoCo would reject
+  with a ``mjWARN_BADCTRL`` warning) are replaced by the current hinge positions and counted in
+  ``nonfinite_targets``.
+- Divergence. MuJoCo resets an environment whose qpos/qvel/qacc turns bad (NaN or beyond 1e10)
+  to the model's default state and warns; the rollout then stops stepping that row and repeats its
+  state, so its time falls short. ``diverged`` flags rows whose time did not advance fully (in the
+  step or in the probe), whose state is non-finite, whose ``|qvel|`` exceeds ``QVEL_LIMIT``
+  or whose root height is beyond ``ROOT_HEIGHT_LIMIT``. The flag stays set until the environment
+  is reset (a MuJoCo-reset row would otherwise look healthy one step later). Flagged rows are left
+  as they are (for a MuJoCo-reset row, that is the model's default pose: NaN never reaches the
+  getters) for the caller to reset; rows never share data, so one environment's blow-up cannot
+  reach another. A ``reset`` into a state MuJoCo rejects (e.g. ``|qvel| > 1e10``) is flagged too,
+  and its readings are those of the default pose.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import mujoco
+import numpy as np
+import torch
+from deepmimic_mocap.characters import Character, load_character
+from mujoco import rollout
+
+from ..model.character_mjcf import hinge_names as model_hinge_names
+from ..model.character_mjcf import shipped_model_path
+from .base import PhysicsBackend
+
+STATE_SPEC = mujoco.mjtState.mjSTATE_FULLPHYSICS
+QVEL_LIMIT = 1e3
+"""``|qvel|`` (m/s or rad/s) above which an environment counts as exploded."""
+ROOT_HEIGHT_LIMIT = 100.0
+"""``|root z|`` (m) beyond which an environment counts as exploded."""
+MJ_MAXVAL = 1e10
+"""MuJoCo's ``mjMAXVAL``: larger controls, positions or velocities count as bad."""
+_FRAME_SENSORS = {
+    "pos": mujoco.mjtSensor.mjSENS_FRAMEPOS,
+    "quat": mujoco.mjtSensor.mjSENS_FRAMEQUAT,
+    "linvel": mujoco.mjtSensor.mjSENS_FRAMELINVEL,
+    "angvel": mujoco.mjtSensor.mjSENS_FRAMEANGVEL,
+}
+_NO_SENSORS = int(mujoco.mjtDisableBit.mjDSBL_SENSOR)
+_CONTACT_FOUND, _REDUCE_NONE = 1, 0  # contact sensor intprm: data bit "found", reduce "none"
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """Where each reading lies in ``sensordata`` (column slices)."""
+
+    pos: slice
+    quat: slice
+    linvel: slice
+    angvel: slice
+    com_pos: slice
+    com_vel: slice
+    contact: slice
+    actuator_force: slice
+
+
+def _add_sensor(spec: mujoco.MjSpec, name: str, stype: mujoco.mjtSensor, objtype: mujoco.mjtObj,
+                objname: str) -> mujoco.MjsSensor:
+    """Add one sensor to ``spec`` and return it."""
+    sensor = spec.add_sensor()
+    sensor.name, sensor.type, sensor.objtype, sensor.objname = name, stype, objtype, objname
+    return sensor
+
+
+def add_sensors(spec: mujoco.MjSpec, body_names: tuple[str, ...], actuator_names: list[str]) -> None:
+    """Add the backend's sensors (prefixed ``dm_``), grouped by kind so each kind is one block."""
+    for kind, stype in _FRAME_SENSORS.items():
+        for body in body_names:
+            _add_sensor(spec, f"dm_{kind}_{body}", stype, mujoco.mjtObj.mjOBJ_XBODY, body)
+    _add_sensor(spec, "dm_com_pos", mujoco.mjtSensor.mjSENS_SUBTREECOM, mujoco.mjtObj.mjOBJ_BODY, body_names[0])
+    _add_sensor(spec, "dm_com_vel", mujoco.mjtSensor.mjSENS_SUBTREELINVEL, mujoco.mjtObj.mjOBJ_BODY, body_names[0])
+    for body in body_names:
+        sensor = _add_sensor(spec, f"dm_contact_{body}", mujoco.mjtSensor.mjSENS_CONTACT, mujoco.mjtObj.mjOBJ_BODY,
+                             body)
+        sensor.reftype, sensor.refname = mujoco.mjtObj.mjOBJ_BODY, "world"
+        sensor.intprm = [_CONTACT_FOUND, _REDUCE_NONE, 1]  # data="found", reduce="none", num=1
+    for actuator in actuator_names:
+        _add_sensor(spec, f"dm_force_{actuator}", mujoco.mjtSensor.mjSENS_ACTUATORFRC,
+                    mujoco.mjtObj.mjOBJ_ACTUATOR, actuator)
+
+
+def _block(model: mujoco.MjModel, first: str, last: str) -> slice:
+    """Columns of ``sensordata`` from sensor ``first`` to sensor ``last`` (checked contiguous)."""
+    start = int(model.sensor(first).adr[0])
+    stop = int(model.sensor(last).adr[0] + model.sensor(last).dim[0])
+    ids = range(model.sensor(first).id, model.sensor(last).id + 1)
+    if stop - start != sum(int(model.sensor_dim[i]) for i in ids):
+        raise RuntimeError(f"sensors {first}..{last} are not contiguous in sensordata")
+    return slice(start, stop)
+
+
+def sensor_layout(model: mujoco.MjModel, body_names: tuple[str, ...], actuator_names: list[str]) -> _Layout:
+    """Slices of the ``add_sensors`` blocks in the compiled model's ``sensordata``."""
+    first, last = body_names[0], body_names[-1]
+    frames = {kind: _block(model, f"dm_{kind}_{first}", f"dm_{kind}_{last}") for kind in _FRAME_SENSORS}
+    return _Layout(
+        **frames, com_pos=_block(model, "dm_com_pos", "dm_com_pos"), com_vel=_block(model, "dm_com_vel", "dm_com_vel"),
+        contact=_block(model, f"dm_contact_{first}", f"dm_contact_{last}"),
+        actuator_force=_block(model, f"dm_force_{actuator_names[0]}", f"dm_force_{actuator_names[-1]}"),
+    )
+
+
+def state_slices(model: mujoco.MjModel) -> tuple[int, slice, slice]:
+    """Column of time and slices of qpos and qvel in an ``mjSTATE_FULLPHYSICS`` row."""
+    offsets, cursor = {}, 0
+    for bit in (1 << i for i in range(int(STATE_SPEC).bit_length())):  # components in bit order
+        if int(STATE_SPEC) & bit:
+            offsets[bit] = cursor
+            cursor += mujoco.mj_stateSize(model, bit)
+    qpos0, qvel0 = offsets[mujoco.mjtState.mjSTATE_QPOS], offsets[mujoco.mjtState.mjSTATE_QVEL]
+    return offsets[mujoco.mjtState.mjSTATE_TIME], slice(qpos0, qpos0 + model.nq), slice(qvel0, qvel0 + model.nv)
+
+
+def load_model(character: Character, model_path: str | os.PathLike | None) -> tuple[mujoco.MjModel, list[str]]:
+    """Compile the character's MJCF with the backend's sensors; also return the hinge names.
+
+    Raises:
+        ValueError: The model's bodies, joints or actuators do not match the character.
+    """
+    spec = mujoco.MjSpec.from_file(str(model_path or shipped_model_path(character.name)))
+    hinges = model_hinge_names(character)
+    body_names = character.skeleton.joint_names
+    missing = [b for b in body_names if spec.body(b) is None]
+    if missing:
+        raise ValueError(f"model has no bodies named {missing}")
+    actuators = [a.name for a in spec.actuators]
+    if actuators != hinges:
+        raise ValueError(f"model actuators {actuators} are not the character's hinges {hinges} in qpos order")
+    add_sensors(spec, body_names, hinges)
+    model = spec.compile()
+    joints = [model.joint(i).name for i in np.argsort(model.jnt_qposadr)]
+    if model.nq != 7 + len(hinges) or joints[1:] != hinges or model.jnt_type[0] != mujoco.mjtJoint.mjJNT_FREE:
+        raise ValueError(f"model joints {joints} are not a free root followed by the hinges {hinges}")
+    return model, hinges
+
+
+class MujocoCpuBackend(PhysicsBackend):
+    """Batched MuJoCo simulation of one character on the CPU (see the module docstring).
+
+    Attributes:
+        model: The compiled ``MjModel`` (the shipped MJCF plus the backend's sensors).
+        nthread: Threads of the rollout pool (0: the calling thread only).
+        nonfinite_targets: Number of target entries replaced by the current hinge position so far.
+    """
+
+    def __init__(self, character: str = "humanoid3d", num_envs: int = 1, substeps: int = 10,
+                 model_path: str | os.PathLike | None = None, nthread: int | None = None,
+                 device: str | torch.device = "cpu") -> None:
+        if num_envs < 1 or substeps < 1:
+            raise ValueError(f"num_envs and substeps must be >= 1, got {num_envs} and {substeps}")
+        self.character = load_character(character)
+        self.model, hinges = load_model(self.character, model_path)
+        self.num_envs, self.substeps = int(num_envs), int(substeps)
+        self.device = torch.device(device)
+        self.body_names = tuple(self.character.skeleton.joint_names)
+        self.hinge_names = tuple(hinges)
+        self.physics_dt = float(self.model.opt.timestep)
+        self.nonfinite_targets = 0
+        self._layout = sensor_layout(self.model, self.body_names, hinges)
+        self._time, self._qpos, self._qvel = state_slices(self.model)
+        self._init_pool((os.cpu_count() or 1) if nthread is None else nthread)
+        self._init_buffers()
+        self._init_views()
+        self.reset(torch.arange(self.num_envs), torch.from_numpy(np.tile(self.model.qpos0, (self.num_envs, 1))),
+                   torch.zeros(self.num_envs, self.model.nv, dtype=torch.float64))
+
+    # ------------------------------------------------------------------------------ setup
+    def _init_pool(self, nthread: int) -> None:
+        """The rollout thread pool and one scratch ``MjData`` per thread (never more than envs)."""
+        nthread = max(0, min(int(nthread), self.num_envs))
+        self.nthread = 0 if nthread <= 1 else nthread
+        self._rollout = rollout.Rollout(nthread=self.nthread)
+        self._datas = [mujoco.MjData(self.model) for _ in range(max(1, self.nthread))]
+        self._models = [self.model] * self.num_envs
+
+    def _init_buffers(self) -> None:
+        """State, readings and the rollouts' input/output arrays, allocated once."""
+        m, n = self.model, self.num_envs
+        nstate = mujoco.mj_stateSize(m, STATE_SPEC)
+        self._state0 = np.empty(nstate)
+        mujoco.mj_getState(m, mujoco.MjData(m), self._state0, STATE_SPEC)
+        self._state = np.tile(self._state0, (n, 1))
+        self._contact = np.zeros((n, len(self.body_names)), dtype=bool)
+        self._diverged = np.zeros(n, dtype=bool)
+        self._targets = np.zeros((n, m.nu))
+        self._ctrl = np.zeros((n, self.substeps, m.nu))
+        self._out_state = np.empty((n, self.substeps, nstate))
+        self._probe_ctrl = np.zeros((n, 1, m.nu))
+        self._probe_state = np.empty((n, 1, nstate))
+        self._probe_sensordata = np.zeros((n, 1, m.nsensordata))
+        self._sensordata = self._probe_sensordata[:, 0]  # the step's probe writes the readings in place
+
+    def _init_views(self) -> None:
+        """Torch views of the state and reading arrays (zero copy, float64)."""
+        n, nb, lay, sd = self.num_envs, len(self.body_names), self._layout, self._sensordata
+        views = {
+            "qpos": self._state[:, self._qpos], "qvel": self._state[:, self._qvel],
+            "body_pos_w": sd[:, lay.pos].reshape(n, nb, 3), "body_quat_w": sd[:, lay.quat].reshape(n, nb, 4),
+            "body_lin_vel_w": sd[:, lay.linvel].reshape(n, nb, 3),
+            "body_ang_vel_w": sd[:, lay.angvel].reshape(n, nb, 3),
+            "com_pos_w": sd[:, lay.com_pos], "com_vel_w": sd[:, lay.com_vel],
+            "actuator_force": sd[:, lay.actuator_force], "ground_contact": self._contact, "diverged": self._diverged,
+        }
+        for name in ("body_pos_w", "body_quat_w", "body_lin_vel_w", "body_ang_vel_w"):
+            if not np.shares_memory(views[name], sd):  # numpy reshape copies when it cannot view
+                raise RuntimeError(f"{name} is not a view of the readings")
+        self._tensors = {name: torch.from_numpy(array) for name, array in views.items()}
+
+    def close(self) -> None:
+        """Shut the rollout thread pool down (also done when the backend is garbage-collected)."""
+        if getattr(self, "_rollout", None) is not None:
+            self._rollout.close()
+            self._rollout = None
+
+    # ------------------------------------------------------------------------------ input checks
+    def _rows(self, values: torch.Tensor | np.ndarray, shape: tuple[int, ...], name: str) -> np.ndarray:
+        """``values`` as a float64 NumPy array of ``shape``.
+
+        Raises:
+            ValueError: Wrong shape, naming the expected and the given shapes.
+        """
+        got = tuple(values.shape)
+        if got != shape:
+            raise ValueError(f"{name} must have shape {shape}, got {got}")
+        if isinstance(values, torch.Tensor):
+            values = values.detach().to("cpu", torch.float64).numpy()
+        return np.asarray(values, dtype=np.float64)
+
+    def _env_ids(self, env_ids: torch.Tensor | np.ndarray) -> np.ndarray:
+        """Environment indices as an int64 NumPy array, checked to lie in ``[0, num_envs)``."""
+        ids = env_ids.detach().cpu().numpy() if isinstance(env_ids, torch.Tensor) else np.asarray(env_ids)
+        ids = ids.astype(np.int64).reshape(-1)
+        if ids.size and (ids.min() < 0 or ids.max() >= self.num_envs):
+            raise ValueError(f"env_ids must lie in [0, {self.num_envs}), got {ids.min()}..{ids.max()}")
+        return ids
+
+    # ------------------------------------------------------------------------------ reset / step
+    def reset(self, env_ids: torch.Tensor, qpos: torch.Tensor, qvel: torch.Tensor) -> None:
+        """Put environments ``env_ids`` into the given states and recompute their readings.
+
+        Time, activations and the rest of the state take their ``mj_resetData`` values; the
+        readings come from a probe over the reset rows, with targets holding the reset pose.
+
+        Raises:
+            ValueError: Wrong shapes, out-of-range ids, or non-finite ``qpos``/``qvel``.
+        """
+        ids = self._env_ids(env_ids)
+        k, m = len(ids), self.model
+        qpos_np = self._rows(qpos, (k, m.nq), "qpos")
+        qvel_np = self._rows(qvel, (k, m.nv), "qvel")
+        if not (np.isfinite(qpos_np).all() and np.isfinite(qvel_np).all()):
+            raise ValueError("qpos and qvel must be finite")
+        if not k:
+            return
+        rows = np.tile(self._state0, (k, 1))
+        rows[:, self._qpos], rows[:, self._qvel] = qpos_np, qvel_np
+        self._state[ids] = rows
+        sensordata = np.empty((k, 1, m.nsensordata))
+        ctrl = np.ascontiguousarray(qpos_np[:, None, 7:])
+        self._diverged[ids] = self._probe(rows, ctrl, np.empty((k, 1, rows.shape[1])), sensordata)
+        self._sensordata[ids] = sensordata[:, 0]
+        self._contact[ids] = sensordata[:, 0, self._layout.contact] > 0
+
+    def _probe(self, rows: np.ndarray, ctrl: np.ndarray, state_out: np.ndarray, sensor_out: np.ndarray) -> np.ndarray:
+        """One physics step from ``rows`` with sensors on: ``sensor_out[:, 0]`` are the readings at ``rows``.
+
+        Returns:
+            The rows MuJoCo stopped (rejected their state). Shape: ``(len(rows),)``, bool.
+        """
+        models = self._models if len(rows) == self.num_envs else [self.model] * len(rows)
+        self._rollout.rollout(models, self._datas, rows, ctrl, nstep=1, state=state_out, sensordata=sensor_out,
+                              skip_checks=True)
+        return ~(state_out[:, 0, self._time] - rows[:, self._time] >= 0.5 * self.physics_dt)
+
+    def step(self, targets: torch.Tensor) -> None:
+        """Advance all environments by ``substeps`` physics steps holding PD targets ``targets``.
+
+        Raises:
+            ValueError: ``targets`` is not ``(num_envs, num_hinges)``.
+        """
+        self._targets[:] = self._rows(targets, (self.num_envs, self.num_hinges), "targets")
+        self._replace_nonfinite_targets()
+        self._ctrl[:] = self._targets[:, None, :]
+        self._probe_ctrl[:, 0] = self._targets
+        time0 = self._state[:, self._time].copy()
+        flags = self.model.opt.disableflags
+        self.model.opt.disableflags = flags | _NO_SENSORS  # readings come from the probe
+        try:
+            self._rollout.rollout(self._models, self._datas, self._state, self._ctrl, nstep=self.substeps,
+                                  state=self._out_state, sensordata=None, skip_checks=True)
+        finally:
+            self.model.opt.disableflags = flags
+        self._state[:] = self._out_state[:, -1]
+        stalled = ~(self._state[:, self._time] - time0 >= (self.substeps - 0.5) * self.physics_dt)
+        stalled |= self._probe(self._state, self._probe_ctrl, self._probe_state, self._probe_sensordata)
+        np.greater(self._sensordata[:, self._layout.contact], 0, out=self._contact)
+        self._flag_diverged(stalled)
+
+    def _replace_nonfinite_targets(self) -> None:
+        """Replace NaN/inf/beyond-``mjMAXVAL`` targets by the current hinge positions; count them."""
+        bad = ~(np.abs(self._targets) <= MJ_MAXVAL)
+        count = int(bad.sum())
+        if count:
+            np.copyto(self._targets, self._state[:, self._qpos][:, 7:], where=bad)
+            self.nonfinite_targets += count
+
+    def _flag_diverged(self, stalled: np.ndarray) -> None:
+        """Flag rows MuJoCo stopped, non-finite rows and exploded rows (until reset)."""
+        qvel = self._state[:, self._qvel]
+        finite = np.isfinite(self._state).all(axis=1)
+        fast = ~(np.abs(qvel).max(axis=1) <= QVEL_LIMIT)
+        far = ~(np.abs(self._state[:, self._qpos.start + 2]) <= ROOT_HEIGHT_LIMIT)
+        self._diverged |= stalled | ~finite | fast | far
+
+    # ------------------------------------------------------------------------------ getters
+    def _get(self, name: str) -> torch.Tensor:
+        """The live view ``name``, or a copy on ``device`` when that is not the CPU."""
+        tensor = self._tensors[name]
+        return tensor if self.device.type == "cpu" else tensor.to(self.device)
+
+    @property
+    def qpos(self) -> torch.Tensor:
+        """Generalised positions (free root, then hinges). Shape: ``(num_envs, nq)``, float64."""
+        return self._get("qpos")
+
+    @property
+    def qvel(self) -> torch.Tensor:
+        """Generalised velocities. Shape: ``(num_envs, nv)``, float64."""
+        return self._get("qvel")
+
+    @property
+    def body_pos_w(self) -> torch.Tensor:
+        """Body frame origins (``xpos``), world. Shape: ``(num_envs, num_bodies, 3)``, float64."""
+        return self._get("body_pos_w")
+
+    @property
+    def body_quat_w(self) -> torch.Tensor:
+        """Body frame orientations (``xquat``, wxyz). Shape: ``(num_envs, num_bodies, 4)``, float64."""
+        return self._get("body_quat_w")
+
+    @property
+    def body_lin_vel_w(self) -> torch.Tensor:
+        """Linear velocity of body frame origins, world. Shape: ``(num_envs, num_bodies, 3)``, float64."""
+        return self._get("body_lin_vel_w")
+
+    @property
+    def body_ang_vel_w(self) -> torch.Tensor:
+        """Angular velocity of bodies, world. Shape: ``(num_envs, num_bodies, 3)``, float64."""
+        return self._get("body_ang_vel_w")
+
+    @property
+    def com_pos_w(self) -> torch.Tensor:
+        """Centre of mass of the character, world. Shape: ``(num_envs, 3)``, float64."""
+        return self._get("com_pos_w")
+
+    @property
+    def com_vel_w(self) -> torch.Tensor:
+        """Centre-of-mass velocity, world. Shape: ``(num_envs, 3)``, float64."""
+        return self._get("com_vel_w")
+
+    @property
+    def ground_contact(self) -> torch.Tensor:
+        """Whether each body touches a world geom (the floor). Shape: ``(num_envs, num_bodies)``, bool."""
+        return self._get("ground_contact")
+
+    @property
+    def diverged(self) -> torch.Tensor:
+        """Environments that blew up since their last reset (see the module docstring). Shape: ``(num_envs,)``, bool."""
+        return self._get("diverged")
+
+    @property
+    def actuator_force(self) -> torch.Tensor:
+        """Hinge torques the PD applies now under the last targets, N m (after ``reset``: holding the pose).
+
+        Not part of ``PhysicsBackend``. Shape: ``(num_envs, num_hinges)``, float64.
+        """
+        return self._get("actuator_force")
+
+    @property
+    def time(self) -> torch.Tensor:
+        """Simulated seconds since each environment's last reset. Shape: ``(num_envs,)``, float64."""
+        return torch.from_numpy(self._state[:, self._time].copy()).to(self.device)

@@ -1,0 +1,134 @@
+"""Configuration of the imitation environment: typed dataclasses hold the only defaults.
+
+YAML files only override these; unknown keys are errors (``from_dict``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields, is_dataclass
+from typing import Any
+
+
+@dataclass
+class RewardCfg:
+    """DeepMimic's imitation reward: ``sum_k w_k exp(-scale_k * err_k)`` (paper defaults).
+
+    Attributes:
+        pose_weight, pose_scale: Local joint rotations (rotation angle of ``q_sim * q_ref^-1``, squared, summed).
+        velocity_weight, velocity_scale: Local joint angular velocities.
+        end_effector_weight, end_effector_scale: Hand and foot positions relative to the root.
+        com_weight, com_scale: Centre-of-mass position, world.
+        use_joint_weights: Weight joints by DeepMimic's ``DiffWeight`` instead of equally.
+    """
+
+    pose_weight: float = 0.65
+    pose_scale: float = 2.0
+    velocity_weight: float = 0.1
+    velocity_scale: float = 0.1
+    end_effector_weight: float = 0.15
+    end_effector_scale: float = 40.0
+    com_weight: float = 0.1
+    com_scale: float = 10.0
+    use_joint_weights: bool = False
+
+
+@dataclass
+class TerminationCfg:
+    """When an episode ends.
+
+    Attributes:
+        fall_contact: End on ground contact of a body whose ``EnableFallContact`` is set.
+        max_body_distance: End when the mean body distance from the reference exceeds this (m); ``None``: off.
+        episode_length_s: Time limit (a truncation, not a failure).
+    """
+
+    fall_contact: bool = True
+    max_body_distance: float | None = None
+    episode_length_s: float = 20.0
+
+
+@dataclass
+class ObservationCfg:
+    """What the policy sees (DeepMimic's 197-D state by default).
+
+    Attributes:
+        phase: Include the clip phase in ``[0, 1)``.
+        future_steps: Control steps ahead at which to add reference body positions and rotations
+            (MimicKit uses ``[1, 2, 3]``); empty: none.
+    """
+
+    phase: bool = True
+    future_steps: list[int] = field(default_factory=list)
+
+
+@dataclass
+class ActionCfg:
+    """How actions become PD targets: ``target = offset + scale * clip(action)``.
+
+    Attributes:
+        mode: ``"absolute"``: offset is the middle of each hinge's range and scale half the range
+            (capped at ``max_scale``), DeepMimic's normalisation; ``"residual"``: offset is the
+            reference pose at the next control step and scale is ``residual_scale``.
+        max_scale: Cap on the absolute-mode scale, rad.
+        residual_scale: Scale in residual mode, rad.
+        clip: Actions are clipped to ``[-clip, clip]``; NaN actions become 0 and are counted.
+    """
+
+    mode: str = "absolute"
+    max_scale: float = 3.14159
+    residual_scale: float = 0.5
+    clip: float = 1.5
+
+
+@dataclass
+class ImitationEnvCfg:
+    """The whole environment.
+
+    Attributes:
+        character: DeepMimic character name.
+        motions: Clip names or paths (bundled names such as ``walk``); several clips are sampled
+            uniformly unless ``motion_weights`` is given.
+        motion_weights: Sampling weight per clip, or ``None``.
+        num_envs: Environments stepped together.
+        backend: Physics backend name (``mujoco``).
+        substeps: Physics steps per control step (300 Hz physics / 10 = 30 Hz control).
+        device: Torch device for observations and rewards.
+        seed: Seed of the environment's random numbers (initial states).
+        reward, termination, observation, action: See their classes.
+    """
+
+    character: str = "humanoid3d"
+    motions: list[str] = field(default_factory=lambda: ["walk"])
+    motion_weights: list[float] | None = None
+    num_envs: int = 16
+    backend: str = "mujoco"
+    substeps: int = 10
+    device: str = "cpu"
+    seed: int = 0
+    reward: RewardCfg = field(default_factory=RewardCfg)
+    termination: TerminationCfg = field(default_factory=TerminationCfg)
+    observation: ObservationCfg = field(default_factory=ObservationCfg)
+    action: ActionCfg = field(default_factory=ActionCfg)
+
+
+def from_dict(cls: type, data: dict[str, Any] | None, where: str = "config") -> Any:
+    """Build dataclass ``cls`` from a (YAML) dict, recursing into nested dataclasses.
+
+    Raises:
+        ValueError: A key that ``cls`` does not have (the message lists the valid keys).
+    """
+    data = dict(data or {})
+    known = {f.name: f for f in fields(cls)}
+    unknown = sorted(set(data) - set(known))
+    if unknown:
+        raise ValueError(f"{where}: unknown key(s) {unknown}; valid keys: {sorted(known)}")
+    kwargs = {}
+    for name, value in data.items():
+        default = known[name].default_factory() if callable(known[name].default_factory) else known[name].default
+        kwargs[name] = from_dict(type(default), value, f"{where}.{name}") if is_dataclass(default) else value
+    return cls(**kwargs)
+
+
+def to_dict(cfg: Any) -> dict[str, Any]:
+    """The resolved configuration as plain data (saved next to every run)."""
+    return asdict(cfg)

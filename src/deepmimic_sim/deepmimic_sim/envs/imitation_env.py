@@ -1,0 +1,251 @@
+"""The batched DeepMimic imitation environment.
+
+``ImitationEnv`` gathers state from a physics backend and the reference from the motion library,
+and calls the pure functions in ``rewards``, ``observations`` and ``terminations``. Everything is
+a torch tensor on ``cfg.device`` leading with ``num_envs``; no loop runs over environments.
+
+Episode handling (DeepMimic): reference state initialisation (a random clip and time, pose and
+velocities copied onto the character), early termination on a fall, truncation at the time limit
+or at the end of a non-looping clip. Finished environments are reset inside ``step``; ``info``
+reports ``terminated``/``time_outs`` apart so that PPO can bootstrap on time-outs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+from deepmimic_mocap import load_character, load_motion
+from deepmimic_mocap import rotations as rot
+from deepmimic_mocap.motion_lib import MotionFrames, MotionLib
+
+from ..backends import PhysicsBackend, make_backend
+from ..model.joint_mapping import JointMapping
+from . import metrics
+from . import observations as obs_fn
+from . import rewards
+from . import terminations
+from .config import ImitationEnvCfg
+
+
+class ImitationEnv:
+    """DeepMimic's motion-imitation task on ``num_envs`` simulated characters.
+
+    Attributes:
+        num_envs: Environments stepped together.
+        num_obs: Observation size.
+        num_actions: Action size (one PD target per hinge).
+        control_dt: Seconds per step.
+        max_episode_steps: Steps before the time limit.
+    """
+
+    def __init__(self, cfg: ImitationEnvCfg, backend: PhysicsBackend | None = None, auto_reset: bool = True) -> None:
+        self.cfg = cfg
+        self.auto_reset = auto_reset
+        self.device = torch.device(cfg.device)
+        self.character = load_character(cfg.character)
+        self.mapping = JointMapping(self.character)
+        self.motion_lib = MotionLib(self._load_motions(), device=self.device)
+        self.backend = backend or make_backend(cfg.backend, character=cfg.character, num_envs=cfg.num_envs,
+                                               substeps=cfg.substeps, device=cfg.device)
+        self.num_envs = self.backend.num_envs
+        self.control_dt = self.backend.control_dt
+        self.max_episode_steps = int(round(cfg.termination.episode_length_s / self.control_dt))
+        self.num_actions = self.mapping.num_hinges
+        self.generator = torch.Generator(device=self.device).manual_seed(cfg.seed)
+        self._init_constants()
+        self.motion_ids = torch.zeros(self.num_envs, dtype=torch.long, device=self.device)
+        self.start_times = torch.zeros(self.num_envs, dtype=torch.float64, device=self.device)
+        self.episode_steps = torch.zeros(self.num_envs, dtype=torch.long, device=self.device)
+        self.record_tracking = False  # when True, step() reports tracking_errors() in info["tracking"]
+        self.obs = self.reset()
+        self.num_obs = self.obs.shape[1]
+
+    # ------------------------------------------------------------------------------- set-up
+    def _load_motions(self) -> list:
+        motions = [load_motion(m) for m in self.cfg.motions]
+        for motion in motions:
+            if motion.skeleton.joint_names != self.character.skeleton.joint_names:
+                raise ValueError(f"clip '{motion.name}' is not on character '{self.cfg.character}' "
+                                 f"(convert it first: deepmimic motion convert)")
+        return motions
+
+    def _tensor(self, array: Any, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+        return torch.as_tensor(np.asarray(array), dtype=dtype, device=self.device)
+
+    def _init_constants(self) -> None:
+        ch, sk = self.character, self.character.skeleton
+        self._parents = self._tensor(np.where(sk.parents < 0, 0, sk.parents), torch.long)
+        self._end_effectors = self._tensor([sk.index(n) for n in ch.end_effectors], torch.long)
+        self._fall_bodies = self._tensor([b is not None and b.fall_contact for b in ch.bodies], torch.bool)
+        weights = ch.diff_weights if self.cfg.reward.use_joint_weights else np.ones(sk.num_joints)
+        rotating = np.array([t.value in ("root", "spherical", "revolute") for t in sk.joint_types])
+        self._joint_weights = self._tensor(weights * rotating)
+        masses = np.array([b.mass if b is not None else 0.0 for b in ch.bodies])
+        self._body_mass = self._tensor(masses / masses.sum())
+        self._body_com = self._tensor([b.pos if b is not None else np.zeros(3) for b in ch.bodies])
+        ranges = self.mapping.hinge_ranges()
+        self._action_offset = self._tensor(ranges.mean(axis=1))
+        self._action_scale = self._tensor(np.minimum(0.5 * (ranges[:, 1] - ranges[:, 0]), self.cfg.action.max_scale))
+        self._tracked_joints = self._tensor([t.value in ("spherical", "revolute") for t in sk.joint_types], torch.bool)
+        self._durations = self._tensor(self.motion_lib.durations, torch.float64)
+        self._wrap = self._tensor(self.motion_lib.loop_wrap, torch.bool)
+
+    # ------------------------------------------------------------------------------ reference
+    def _times(self, steps_ahead: int = 0) -> torch.Tensor:
+        return self.start_times + (self.episode_steps + steps_ahead).double() * self.control_dt
+
+    def reference(self, steps_ahead: int = 0) -> MotionFrames:
+        """Reference state of every environment ``steps_ahead`` control steps from now."""
+        return self.motion_lib.get_frames(self.motion_ids, self._times(steps_ahead).float())
+
+    def _reference_state(self, frames: MotionFrames) -> tuple[torch.Tensor, torch.Tensor]:
+        hinge = self.mapping.hinge_angles(frames.local_quat)
+        qpos = torch.cat([frames.root_pos, frames.root_quat, hinge], dim=-1)
+        qvel = self.mapping.qvel(frames.root_quat, frames.root_lin_vel, frames.root_ang_vel, hinge,
+                                 frames.joint_ang_vel)
+        return qpos, qvel
+
+    # --------------------------------------------------------------------------------- resets
+    def reset(self, env_ids: torch.Tensor | None = None) -> torch.Tensor:
+        """Reference state initialisation of ``env_ids`` (all when ``None``); returns all observations."""
+        if env_ids is None:
+            env_ids = torch.arange(self.num_envs, device=self.device)
+        if len(env_ids):
+            self._initialise(env_ids)
+        self.obs = self._observe(self.reference())
+        return self.obs
+
+    def _initialise(self, env_ids: torch.Tensor) -> None:
+        ids = self.motion_lib.sample_motions(len(env_ids), generator=self.generator,
+                                             weights=self.cfg.motion_weights)
+        # Non-looping clips start at least one step before their end.
+        times = self.motion_lib.sample_times(ids, truncate_time=self.control_dt, generator=self.generator)
+        self.motion_ids[env_ids] = ids
+        self.start_times[env_ids] = times.double()
+        self.episode_steps[env_ids] = 0
+        frames = self.motion_lib.get_frames(ids, times)
+        qpos, qvel = self._reference_state(frames)
+        self.backend.reset(env_ids, qpos.double(), qvel.double())
+
+    # ----------------------------------------------------------------------------------- step
+    def actions_to_targets(self, actions: torch.Tensor) -> tuple[torch.Tensor, int]:
+        """PD targets from actions (see ``ActionCfg``), and how many NaN/inf action values were zeroed."""
+        if actions.shape != (self.num_envs, self.num_actions):
+            raise ValueError(f"actions must have shape ({self.num_envs}, {self.num_actions}), got {tuple(actions.shape)}")
+        actions = actions.to(self.device, torch.float32)
+        bad = ~torch.isfinite(actions)
+        actions = torch.where(bad, torch.zeros_like(actions), actions).clamp(-self.cfg.action.clip, self.cfg.action.clip)
+        if self.cfg.action.mode == "residual":
+            next_ref = self.reference(steps_ahead=1)
+            return self.mapping.hinge_angles(next_ref.local_quat) + self.cfg.action.residual_scale * actions, int(
+                bad.sum())
+        return self._action_offset + self._action_scale * actions, int(bad.sum())
+
+    def step(self, actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, dict]:
+        """Apply actions for one control step.
+
+        Args:
+            actions: Normalised actions. Shape: ``(num_envs, num_actions)``.
+
+        Returns:
+            ``(obs, reward, terminated, truncated, info)``. With ``auto_reset`` (the default) obs of
+            finished environments are already those of their next episode and their last
+            observation is in ``info["final_obs"]`` (rows of the finished environments, in
+            ``info["done_ids"]`` order); without it nothing is reset. ``info`` holds ``time_outs`` (= truncated),
+            ``tracking`` (``tracking_errors()`` before any reset, when ``record_tracking`` is set),
+            ``log`` (mean reward terms as ``reward/<term>``), ``diverged`` and ``nonfinite_actions``
+            counts, and ``episode_steps`` of the episodes that ended.
+        """
+        targets, nonfinite = self.actions_to_targets(actions)
+        self.backend.step(targets.double())
+        self.episode_steps += 1
+        ref = self.reference()
+        reward, terms, ref_body_pos = self._reward(ref)
+        diverged = self.backend.diverged.to(self.device)
+        terminated = self._terminated(ref_body_pos) | diverged
+        truncated = self._truncated() & ~terminated
+        reward = torch.where(diverged, torch.zeros_like(reward), reward)
+        done = terminated | truncated
+        tracking = self.tracking_errors(ref) if self.record_tracking else None
+        info = {"tracking": tracking, "time_outs": truncated, "terminated": terminated, "diverged": int(diverged.sum()),
+                "nonfinite_actions": nonfinite, "episode_steps": self.episode_steps[done].clone(),
+                "log": {f"reward/{k}": v.mean() for k, v in terms.items()}}
+        self.obs = self._observe(ref)
+        done_ids = torch.nonzero(done).flatten()
+        info["done_ids"] = done_ids
+        if self.auto_reset and len(done_ids):
+            info["final_obs"] = self.obs[done_ids]
+            self.reset(done_ids)
+        return self.obs, reward, terminated, truncated, info
+
+    # ----------------------------------------------------------------------------- the terms
+    def sim_local_quat(self) -> torch.Tensor:
+        """Local joint rotations of the simulated characters (root: world). Shape: ``(N, J, 4)``."""
+        quat_w = self.backend.body_quat_w.float()
+        local = rot.quat_mul(rot.quat_conj(quat_w[:, self._parents]), quat_w)
+        return torch.cat([quat_w[:, :1], local[:, 1:]], dim=1)
+
+    def sim_local_ang_vel(self) -> torch.Tensor:
+        """Joint angular velocities relative to the parent, joint frame (root: world). Shape: ``(N, J, 3)``."""
+        quat_w, ang_w = self.backend.body_quat_w.float(), self.backend.body_ang_vel_w.float()
+        rel = rot.quat_rotate_inverse(quat_w, ang_w - ang_w[:, self._parents])
+        return torch.cat([ang_w[:, :1], rel[:, 1:]], dim=1)
+
+    def tracking_errors(self, ref: MotionFrames | None = None) -> dict[str, torch.Tensor]:
+        """Tracking metrics of every environment now (see ``metrics``). Each: ``(num_envs,)``."""
+        ref = ref if ref is not None else self.reference()
+        ref_pos = self.motion_lib.body_pos(ref)
+        sim_pos = self.backend.body_pos_w.float()
+        return {
+            "joint_rotation_error_rad": metrics.joint_rotation_error(self.sim_local_quat(), ref.local_quat,
+                                                                     self._tracked_joints),
+            "mpjpe_global_m": metrics.mpjpe(sim_pos, ref_pos, root_relative=False),
+            "mpjpe_root_relative_m": metrics.mpjpe(sim_pos, ref_pos, root_relative=True),
+            "root_position_error_m": metrics.root_position_error(sim_pos[:, 0], ref.root_pos),
+        }
+
+    def _reference_com(self, body_pos: torch.Tensor, body_quat: torch.Tensor) -> torch.Tensor:
+        centres = body_pos + rot.quat_rotate(body_quat, self._body_com.expand_as(body_pos))
+        return torch.sum(self._body_mass[:, None] * centres, dim=1)
+
+    def _reward(self, ref: MotionFrames) -> tuple[torch.Tensor, dict[str, torch.Tensor], torch.Tensor]:
+        ref_pos, ref_quat = self.motion_lib.body_pose(ref)
+        sim_pos = self.backend.body_pos_w.float()
+        ref_ang_vel = torch.cat([ref.root_ang_vel[:, None], ref.joint_ang_vel[:, 1:]], dim=1)
+        ee = self._end_effectors
+        errors = {
+            "pose": rewards.pose_error(self.sim_local_quat(), ref.local_quat, self._joint_weights),
+            "velocity": rewards.velocity_error(self.sim_local_ang_vel(), ref_ang_vel, self._joint_weights),
+            "end_effector": rewards.end_effector_error(sim_pos[:, ee] - sim_pos[:, :1], ref_pos[:, ee] - ref_pos[:, :1]),
+            "com": rewards.com_error(self.backend.com_pos_w.float(), self._reference_com(ref_pos, ref_quat)),
+        }
+        reward, terms = rewards.imitation_reward(self.cfg.reward, errors)
+        return reward, terms, ref_pos
+
+    def _terminated(self, ref_body_pos: torch.Tensor) -> torch.Tensor:
+        term = self.cfg.termination
+        done = torch.zeros(self.num_envs, dtype=torch.bool, device=self.device)
+        if term.fall_contact:
+            done |= terminations.fell(self.backend.ground_contact.to(self.device), self._fall_bodies)
+        if term.max_body_distance is not None:
+            done |= terminations.drifted(self.backend.body_pos_w.float(), ref_body_pos, term.max_body_distance)
+        return done
+
+    def _truncated(self) -> torch.Tensor:
+        clip_over = ~self._wrap[self.motion_ids] & (self._times() >= self._durations[self.motion_ids])
+        return (self.episode_steps >= self.max_episode_steps) | clip_over
+
+    def _observe(self, ref: MotionFrames) -> torch.Tensor:
+        b = self.backend
+        root_pos, root_quat = b.body_pos_w[:, 0].float(), b.body_quat_w[:, 0].float()
+        parts = [obs_fn.character_state(root_pos, root_quat, b.body_pos_w.float(), b.body_quat_w.float(),
+                                        b.body_lin_vel_w.float(), b.body_ang_vel_w.float())]
+        if self.cfg.observation.phase:
+            parts.insert(0, self.motion_lib.phase(self.motion_ids, self._times().float())[:, None])
+        for k in self.cfg.observation.future_steps:
+            future_pos, future_quat = self.motion_lib.body_pose(self.reference(steps_ahead=k))
+            parts.append(obs_fn.reference_targets(root_pos, root_quat, future_pos, future_quat))
+        return torch.nan_to_num(torch.cat(parts, dim=-1), nan=0.0, posinf=0.0, neginf=0.0)

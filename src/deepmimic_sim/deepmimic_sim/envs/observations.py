@@ -1,0 +1,57 @@
+"""Observations: DeepMimic's character state in the heading frame, plus phase and optional
+reference frames ahead. Pure functions of batched tensors."""
+
+from __future__ import annotations
+
+import torch
+
+from deepmimic_mocap import rotations as rot
+
+
+def heading_quat(root_quat: torch.Tensor) -> torch.Tensor:
+    """Rotation about world z by the root's heading (yaw). Shape: ``(N, 4)``."""
+    return rot.quat_from_yaw(rot.quat_yaw(root_quat))
+
+
+def _in_heading(heading: torch.Tensor, vectors: torch.Tensor) -> torch.Tensor:
+    """Express world vectors ``(N, B, 3)`` in the heading frame."""
+    return rot.quat_rotate_inverse(heading[:, None, :].expand(*vectors.shape[:-1], 4), vectors)
+
+
+def _quat_in_heading(heading: torch.Tensor, quats: torch.Tensor) -> torch.Tensor:
+    """Body rotations ``(N, B, 4)`` relative to the heading frame, with ``w >= 0``."""
+    return rot.quat_normalize(rot.quat_mul(rot.quat_conj(heading)[:, None, :].expand_as(quats), quats))
+
+
+def character_state(root_pos: torch.Tensor, root_quat: torch.Tensor, body_pos: torch.Tensor, body_quat: torch.Tensor,
+                    body_lin_vel: torch.Tensor, body_ang_vel: torch.Tensor) -> torch.Tensor:
+    """DeepMimic's state: root height, body positions (relative to the root) and rotations, body
+    linear and angular velocities, all in the heading frame. Shape: ``(N, 1 + B * 13)``.
+
+    Args:
+        root_pos, root_quat: ``(N, 3)``, ``(N, 4)``.
+        body_pos, body_quat, body_lin_vel, body_ang_vel: ``(N, B, 3|4)``, world.
+    """
+    heading = heading_quat(root_quat)
+    num = root_pos.shape[0]
+    rel_pos = _in_heading(heading, body_pos - root_pos[:, None, :])
+    parts = [root_pos[:, 2:3], rel_pos.reshape(num, -1), _quat_in_heading(heading, body_quat).reshape(num, -1),
+             _in_heading(heading, body_lin_vel).reshape(num, -1), _in_heading(heading, body_ang_vel).reshape(num, -1)]
+    return torch.cat(parts, dim=-1)
+
+
+def reference_targets(root_pos: torch.Tensor, root_quat: torch.Tensor, ref_body_pos: torch.Tensor,
+                      ref_body_quat: torch.Tensor) -> torch.Tensor:
+    """Reference body positions and rotations relative to the simulated root, heading frame.
+
+    Args:
+        root_pos, root_quat: The simulated root. ``(N, 3)``, ``(N, 4)``.
+        ref_body_pos, ref_body_quat: Reference bodies at a future time. ``(N, B, 3)``, ``(N, B, 4)``.
+
+    Returns:
+        Shape ``(N, B * 7)``.
+    """
+    heading = heading_quat(root_quat)
+    rel = _in_heading(heading, ref_body_pos - root_pos[:, None, :])
+    return torch.cat([rel.reshape(len(rel), -1), _quat_in_heading(heading, ref_body_quat).reshape(len(rel), -1)],
+                     dim=-1)
