@@ -17,6 +17,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     sim = subparsers.add_parser("sim", help="MuJoCo models, simulation and rendering")
     sub = sim.add_subparsers(dest="sim_command", required=True, metavar="ACTION")
     _add_view(sub)
+    _add_build_model(sub)
 
 
 # ------------------------------------------------------------------------------------ view
@@ -93,4 +94,39 @@ def run_view(args: argparse.Namespace) -> int:
     print(f"wrote {out}: {len(frames)} frames, {len(frames) / args.fps:.2f} s at {args.fps:g} fps, "
           f"{args.width}x{args.height}, {args.layout}; rendered in {seconds:.2f} s "
           f"({1000 * seconds / len(frames):.1f} ms/frame)")
+    return 0
+
+
+def _add_build_model(sub: argparse._SubParsersAction) -> None:
+    """Register ``sim build-model``."""
+    build = sub.add_parser("build-model", help="generate a character's MJCF from its DeepMimic character and "
+                                                "controller files")
+    build.add_argument("--character", default="humanoid3d", help="bundled character name or character file")
+    build.add_argument("--controller", help="controller file (default: the character's bundled one)")
+    build.add_argument("--out", help="output .xml (default: the package's shipped model of a bundled character)")
+    build.add_argument("--timestep", type=float, help="physics step in seconds (default 1/300)")
+    build.add_argument("--armature", type=float, help="rotor inertia per hinge (default 0.01)")
+    build.set_defaults(handler=run_build_model)
+
+
+def run_build_model(args: argparse.Namespace) -> int:
+    """Write the MJCF and print what it holds."""
+    import dataclasses
+
+    import mujoco
+
+    from deepmimic_mocap import load_character
+    from deepmimic_sim.model.character_mjcf import ModelOptions, build_mjcf, shipped_model_path
+    from deepmimic_sim.model.controller import load_controller
+
+    character = load_character(args.character)
+    overrides = {k: v for k, v in (("timestep", args.timestep), ("armature", args.armature)) if v is not None}
+    options = dataclasses.replace(ModelOptions(), **overrides)
+    xml = build_mjcf(character, load_controller(character, args.controller), options)
+    out = Path(args.out) if args.out else shipped_model_path(character.name)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(xml)
+    model = mujoco.MjModel.from_xml_string(xml)
+    print(f"wrote {out}: {model.nbody - 1} bodies, {model.nu} actuated hinges, mass {model.body_mass.sum():.2f} kg, "
+          f"timestep {model.opt.timestep:.6g} s")
     return 0

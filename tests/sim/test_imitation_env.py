@@ -1,0 +1,106 @@
+"""The batched imitation environment on the MuJoCo CPU backend."""
+
+import pytest
+import torch
+
+from deepmimic_sim.envs import ImitationEnv, ImitationEnvCfg
+from deepmimic_sim.envs.config import ActionCfg, TerminationCfg
+
+NUM_ENVS = 4
+
+
+def _build_env(**overrides) -> ImitationEnv:
+    return ImitationEnv(ImitationEnvCfg(num_envs=NUM_ENVS, **overrides))
+
+
+@pytest.fixture(scope="module")
+def env():
+    return _build_env()
+
+
+def test_shapes_match_deepmimic(env):
+    assert env.num_obs == 197  # phase, root height, 15 bodies x (3 + 4 + 3 + 3)
+    assert env.num_actions == 28  # 8 spherical joints x 3 hinges + 4 revolute
+    assert env.control_dt == pytest.approx(1 / 30)
+    obs = env.reset()
+    assert obs.shape == (NUM_ENVS, 197) and torch.isfinite(obs).all()
+    assert ((obs[:, 0] >= 0) & (obs[:, 0] < 1)).all()  # phase
+
+
+def test_reward_is_one_in_the_reference_state(env):
+    env.reset()
+    reward, terms, _ = env._reward(env.reference())
+    torch.testing.assert_close(reward, torch.ones(NUM_ENVS), atol=1e-4, rtol=0)
+    errors = env.tracking_errors()
+    assert float(errors["joint_rotation_error_rad"].max()) < 1e-3
+    assert float(errors["mpjpe_global_m"].max()) < 1e-4
+
+
+def test_step_with_reference_targets_tracks_for_a_while():
+    env = _build_env(action=ActionCfg(mode="residual"))
+    rewards = []
+    for _ in range(10):
+        _, reward, terminated, _, info = env.step(torch.zeros(NUM_ENVS, env.num_actions))
+        rewards.append(reward)
+    # PD tracking of the reference for a third of a second keeps the reward high.
+    assert float(torch.stack(rewards).mean()) > 0.5
+    assert set(info["log"]) == {"reward/pose", "reward/velocity", "reward/end_effector", "reward/com"}
+
+
+def test_fall_terminates_and_time_limit_truncates():
+    env = _build_env(termination=TerminationCfg(episode_length_s=0.2))
+    # Lay every character on its back: the root and chest touch the ground.
+    qpos = env.backend.qpos.clone()
+    qpos[:, 2] = 0.05
+    qpos[:, 3:7] = torch.tensor([0.7071068, 0.0, 0.7071068, 0.0], dtype=qpos.dtype)
+    env.backend.reset(torch.arange(NUM_ENVS), qpos, torch.zeros_like(env.backend.qvel))
+    _, reward, terminated, truncated, info = env.step(torch.zeros(NUM_ENVS, env.num_actions))
+    assert terminated.all() and not truncated.any()
+    assert info["final_obs"].shape == (NUM_ENVS, env.num_obs)
+    env = _build_env(termination=TerminationCfg(episode_length_s=0.2), action=ActionCfg(mode="residual"))
+    for step in range(6):
+        _, _, terminated, truncated, info = env.step(torch.zeros(NUM_ENVS, env.num_actions))
+    assert truncated.all() and not terminated.any() and info["time_outs"].all()
+    assert info["episode_steps"].tolist() == [6] * NUM_ENVS
+
+
+def test_non_looping_clip_ends_at_its_end():
+    env = _build_env(motions=["getup_faceup"], action=ActionCfg(mode="residual"),
+                     termination=TerminationCfg(fall_contact=False))
+    env.start_times[:] = env.motion_lib.durations[0] - 2.5 * env.control_dt
+    truncated_at = None
+    for step in range(4):
+        _, _, _, truncated, _ = env.step(torch.zeros(NUM_ENVS, env.num_actions))
+        if truncated.all():
+            truncated_at = step + 1
+            break
+    assert truncated_at == 3
+
+
+def test_bad_actions(env):
+    env.reset()
+    with pytest.raises(ValueError, match=r"\(4, 28\)"):
+        env.step(torch.zeros(NUM_ENVS, 27))
+    actions = torch.zeros(NUM_ENVS, env.num_actions)
+    actions[0, :5] = float("nan")
+    actions[1, 0] = float("inf")
+    obs, reward, *_, info = env.step(actions)
+    assert info["nonfinite_actions"] == 6
+    assert torch.isfinite(obs).all() and torch.isfinite(reward).all()
+
+
+def test_seed_makes_runs_repeatable():
+    first = _build_env(seed=7)
+    second = _build_env(seed=7)
+    other = _build_env(seed=8)
+    torch.testing.assert_close(first.obs, second.obs)
+    assert not torch.allclose(first.obs, other.obs)
+    actions = torch.full((NUM_ENVS, first.num_actions), 0.1)
+    torch.testing.assert_close(first.step(actions)[0], second.step(actions)[0])
+
+
+def test_unknown_clip_and_wrong_character():
+    with pytest.raises(FileNotFoundError, match="bundled"):
+        _build_env(motions=["no_such_clip"])
+    with pytest.raises(ValueError, match="not on character"):
+        _build_env(motions=["dog3d_trot"])
