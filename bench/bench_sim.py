@@ -19,10 +19,12 @@ all configurations see the same contacts. Measured:
     pybullet's DeepMimic humanoid env (``pybullet_envs.deep_mimic``, one env, zero actions,
     8 substeps of 1/240 s per 30 Hz control step) when ``pybullet`` is importable.
 
-Each configuration runs ``--repeats`` timed blocks of ``--seconds / repeats``; the table shows
-the best block (least disturbed by other processes), the JSON all of them, plus the machine and
-how busy other processes kept the CPUs (``others_cpu_share``; a shared 2-core machine with a busy
-neighbour halves a 2-thread rollout).
+Each configuration runs ``--repeats`` timed blocks of ``--seconds / repeats``, and the
+configurations of one N take turns block by block (ceiling, backend, batch, ceiling, ...), so
+that a neighbour process starting or stopping hits them alike. The table shows the best block of
+each (least disturbed), the JSON all of them, plus the machine and how busy other processes kept
+the CPUs during each block (``others_cpu_share``; on a shared 2-core machine a busy neighbour
+halves a 2-thread rollout).
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ import sys
 import time
 import types
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import mujoco
@@ -114,33 +117,60 @@ def initial_state(model: mujoco.MjModel, qpos: np.ndarray) -> np.ndarray:
     return state
 
 
-def timed_blocks(step: Callable[[], None], reset: Callable[[], None], seconds: float, repeats: int,
-                 work_per_step: float) -> dict:
-    """Run ``step`` (timed) with ``reset`` (untimed) every ``EPISODE_STEPS``; rates of each block.
+@dataclass
+class Workload:
+    """One configuration: ``step`` is timed, ``reset`` (every ``EPISODE_STEPS``) is not.
 
-    Returns: ``{"rates": [work per second per block], "best": max, "others_cpu_share": [...]}``.
+    Attributes:
+        work_per_step: What one ``step`` counts for (physics steps, or env steps).
+        meta: Facts for the JSON (threads, ...).
+        close: Called once measuring is done.
     """
-    step()  # warm-up (allocations, thread pool start)
-    rates, shares = [], []
-    for _ in range(repeats):
-        elapsed, count = 0.0, 0
-        with CpuShare() as share:
-            while elapsed < seconds / repeats:
-                reset()
-                for _ in range(EPISODE_STEPS):
-                    t0 = time.perf_counter()
-                    step()
-                    elapsed += time.perf_counter() - t0
-                    count += 1
-        rates.append(count * work_per_step / elapsed)
-        shares.append(share.others)
-    return {"rates": rates, "best": max(rates), "others_cpu_share": shares}
+
+    step: Callable[[], None]
+    reset: Callable[[], None]
+    work_per_step: float
+    meta: dict = field(default_factory=dict)
+    close: Callable[[], None] = lambda: None
+
+
+def time_block(load: Workload, seconds: float) -> tuple[float, float | None]:
+    """Run ``load`` for about ``seconds`` of timed steps; returns (work per second, others' CPU share)."""
+    elapsed, count = 0.0, 0
+    with CpuShare() as share:
+        while elapsed < seconds:
+            load.reset()
+            for _ in range(EPISODE_STEPS):
+                t0 = time.perf_counter()
+                load.step()
+                elapsed += time.perf_counter() - t0
+                count += 1
+    return count * load.work_per_step / elapsed, share.others
+
+
+def measure(loads: dict[str, Workload], seconds: float, repeats: int) -> dict[str, dict]:
+    """Time the workloads in turns, ``repeats`` blocks of ``seconds / repeats`` each."""
+    results = {name: {"rates": [], "others_cpu_share": [], **load.meta} for name, load in loads.items()}
+    try:
+        for load in loads.values():
+            load.reset()
+            load.step()  # warm-up: allocations, thread pool start
+        for _ in range(repeats):
+            for name, load in loads.items():
+                rate, others = time_block(load, seconds / repeats)
+                results[name]["rates"].append(rate)
+                results[name]["others_cpu_share"].append(others)
+    finally:
+        for load in loads.values():
+            load.close()
+    for result in results.values():
+        result["best"] = max(result["rates"])
+    return results
 
 
 # ---------------------------------------------------------------------------------------- (a) ceilings
-def bench_mj_step(model: mujoco.MjModel, qpos: np.ndarray, ctrl: np.ndarray, substeps: int, seconds: float,
-                  repeats: int) -> dict:
-    """Physics steps/s of ``mj_step`` on one thread (``substeps`` steps per timed call)."""
+def mj_step_load(model: mujoco.MjModel, qpos: np.ndarray, ctrl: np.ndarray, substeps: int) -> Workload:
+    """``mj_step`` on one thread, ``substeps`` per timed call; counts physics steps."""
     data = mujoco.MjData(model)
     state = initial_state(model, qpos)
 
@@ -152,8 +182,7 @@ def bench_mj_step(model: mujoco.MjModel, qpos: np.ndarray, ctrl: np.ndarray, sub
         for _ in range(substeps):
             mujoco.mj_step(model, data)
 
-    reset()
-    return timed_blocks(step, reset, seconds, repeats, substeps)
+    return Workload(step, reset, substeps, {"nthread": 1})
 
 
 def pool_threads(n: int) -> int:
@@ -162,9 +191,8 @@ def pool_threads(n: int) -> int:
     return threads if threads > 1 else 0
 
 
-def bench_rollout(model: mujoco.MjModel, qpos: np.ndarray, ctrl: np.ndarray, n: int, substeps: int,
-                  seconds: float, repeats: int) -> dict:
-    """Physics steps/s of ``mujoco.rollout`` of ``substeps`` steps on ``n`` copies."""
+def rollout_load(model: mujoco.MjModel, qpos: np.ndarray, ctrl: np.ndarray, n: int, substeps: int) -> Workload:
+    """``mujoco.rollout`` of ``substeps`` steps on ``n`` copies; counts physics steps."""
     nthread = pool_threads(n)
     pool = rollout.Rollout(nthread=nthread)
     datas = [mujoco.MjData(model) for _ in range(max(1, nthread))]
@@ -180,32 +208,24 @@ def bench_rollout(model: mujoco.MjModel, qpos: np.ndarray, ctrl: np.ndarray, n: 
                      skip_checks=True)
         state[:] = out_state[:, -1]
 
-    try:
-        return {**timed_blocks(step, reset, seconds, repeats, n * substeps), "nthread": nthread}
-    finally:
-        pool.close()
+    return Workload(step, reset, n * substeps, {"nthread": nthread}, pool.close)
 
 
 # ---------------------------------------------------------------------------------------- (b) backend
-def bench_backend(qpos: np.ndarray, ctrl: np.ndarray, n: int, substeps: int, seconds: float, repeats: int) -> dict:
-    """Env steps/s (control steps x envs per second) of ``MujocoCpuBackend.step``."""
+def backend_load(qpos: np.ndarray, ctrl: np.ndarray, n: int, substeps: int) -> Workload:
+    """``MujocoCpuBackend.step``; counts env steps (control steps x envs)."""
     backend = MujocoCpuBackend("humanoid3d", num_envs=n, substeps=substeps)
     ids = torch.arange(n)
     qpos_t = torch.from_numpy(np.tile(qpos, (n, 1)))
     qvel_t = torch.zeros(n, backend.model.nv, dtype=torch.float64)
     targets = torch.from_numpy(np.tile(ctrl, (n, 1)))
-    try:
-        result = timed_blocks(lambda: backend.step(targets), lambda: backend.reset(ids, qpos_t, qvel_t), seconds,
-                              repeats, n)
-        return {**result, "nthread": backend.nthread, "diverged": int(backend.diverged.sum())}
-    finally:
-        backend.close()
+    return Workload(lambda: backend.step(targets), lambda: backend.reset(ids, qpos_t, qvel_t), n,
+                    {"nthread": backend.nthread}, backend.close)
 
 
 # ---------------------------------------------------------------------------------------- (c) peers
-def bench_batch(model: mujoco.MjModel, qpos: np.ndarray, ctrl: np.ndarray, n: int, substeps: int, seconds: float,
-                repeats: int) -> dict:
-    """Env steps/s of ``mujoco.batch.Batch`` (persistent, sensors at the new state) on the backend's model."""
+def batch_load(model: mujoco.MjModel, qpos: np.ndarray, ctrl: np.ndarray, n: int, substeps: int) -> Workload:
+    """``mujoco.batch.Batch`` (persistent, sensors at the new state) on the backend's model; counts env steps."""
     from mujoco import batch
 
     sims = batch.Batch(model, n, nthread=max(1, pool_threads(n)), persistent=True)
@@ -218,7 +238,7 @@ def bench_batch(model: mujoco.MjModel, qpos: np.ndarray, ctrl: np.ndarray, n: in
     def step() -> None:
         sims.step(nstep=substeps, stage=mujoco.mjtStage.mjSTAGE_VEL)
 
-    return {**timed_blocks(step, reset, seconds, repeats, n), "nthread": sims.nthread}
+    return Workload(step, reset, n, {"nthread": sims.nthread})
 
 
 def _stub_pybullet_envs() -> None:
@@ -233,8 +253,8 @@ def _stub_pybullet_envs() -> None:
     sys.modules["pybullet_envs"] = package
 
 
-def bench_pybullet(seconds: float, repeats: int) -> dict:
-    """Control steps/s of pybullet's DeepMimic humanoid (1 env, zero actions), or why it was skipped."""
+def pybullet_load() -> Workload | str:
+    """pybullet's DeepMimic humanoid (1 env, zero actions; counts control steps), or why it cannot run."""
     try:
         _stub_pybullet_envs()
         import pybullet
@@ -242,7 +262,7 @@ def bench_pybullet(seconds: float, repeats: int) -> dict:
         from pybullet_envs.deep_mimic.env.pybullet_deep_mimic_env import InitializationStrategy, PyBulletDeepMimicEnv
         from pybullet_utils.arg_parser import ArgParser
     except ImportError as err:
-        return {"skipped": f"pybullet not importable ({err}); try `.venv/bin/pip install pybullet`"}
+        return f"pybullet not importable ({err}); try `.venv/bin/pip install pybullet`"
 
     args = ArgParser()
     args.load_file(str(Path(pybullet_data.getDataPath()) / "args" / "run_humanoid3d_walk_args.txt"))
@@ -260,8 +280,8 @@ def bench_pybullet(seconds: float, repeats: int) -> dict:
         with contextlib.redirect_stdout(io.StringIO()):
             env.reset()
 
-    result = timed_blocks(step, reset, seconds, repeats, 1)
-    return {**result, "substeps": substeps, "physics_dt": physics_dt, "pybullet": pybullet.getAPIVersion()}
+    return Workload(step, reset, 1, {"substeps": substeps, "physics_dt": physics_dt,
+                                     "pybullet_api": pybullet.getAPIVersion()})
 
 
 # ---------------------------------------------------------------------------------------- main
@@ -273,19 +293,26 @@ def run(args: argparse.Namespace) -> dict:
     sec, rep, sub = args.seconds, args.repeats, args.substeps
     out: dict = {"machine": machine_info(), "substeps": sub, "physics_dt": float(plain.opt.timestep),
                  "seconds_per_config": sec, "repeats": rep, "envs": {}}
-    out["mj_step_1thread"] = bench_mj_step(plain, qpos, ctrl, sub, sec, rep)
+    out["mj_step_1thread"] = measure({"mj_step": mj_step_load(plain, qpos, ctrl, sub)}, sec, rep)["mj_step"]
     for n in args.envs:
-        ceiling = bench_rollout(plain, qpos, ctrl, n, sub, sec, rep)
-        backend = bench_backend(qpos, ctrl, n, sub, sec, rep)
-        entry = {"rollout_ceiling": ceiling, "backend": backend,
-                 "ceiling_env_steps_per_s": ceiling["best"] / sub,
-                 "ratio": backend["best"] / (ceiling["best"] / sub)}
+        loads = {"rollout_ceiling": rollout_load(plain, qpos, ctrl, n, sub),
+                 "backend": backend_load(qpos, ctrl, n, sub)}
         if not args.no_batch:
-            entry["mujoco_batch"] = bench_batch(sensed, qpos, ctrl, n, sub, sec, rep)
+            loads["mujoco_batch"] = batch_load(sensed, qpos, ctrl, n, sub)
+        entry = measure(loads, sec, rep)
+        entry["ceiling_env_steps_per_s"] = entry["rollout_ceiling"]["best"] / sub
+        entry["ratio"] = entry["backend"]["best"] / entry["ceiling_env_steps_per_s"]
         out["envs"][str(n)] = entry
-    out["pybullet_deep_mimic"] = {"skipped": "--no-pybullet"} if args.no_pybullet else bench_pybullet(sec, rep)
+    peer = "--no-pybullet" if args.no_pybullet else pybullet_load()
+    out["pybullet_deep_mimic"] = {"skipped": peer} if isinstance(peer, str) else measure({"pb": peer}, sec, rep)["pb"]
     out["machine"]["load_average_after"] = os.getloadavg()
     return out
+
+
+def _share(result: dict) -> str:
+    """Largest CPU share of other processes over a configuration's blocks."""
+    shares = [s for s in result["others_cpu_share"] if s is not None]
+    return f"{max(shares):.0%}" if shares else "n/a"
 
 
 def print_table(result: dict) -> None:
@@ -297,11 +324,9 @@ def print_table(result: dict) -> None:
           f"{'ratio':>6} {'batch env/s':>12} {'others cpu':>10}")
     for n, e in result["envs"].items():
         batch = e.get("mujoco_batch", {}).get("best", float("nan"))
-        shares = [s for s in e["backend"]["others_cpu_share"] if s is not None]
-        others = f"{max(shares):.0%}" if shares else "n/a"
         print(f"{n:>5} {e['backend']['nthread']:>7} {e['rollout_ceiling']['best']:>15,.0f} "
               f"{e['ceiling_env_steps_per_s']:>14,.0f} {e['backend']['best']:>14,.0f} {e['ratio']:>6.2f} "
-              f"{batch:>12,.0f} {others:>10}")
+              f"{batch:>12,.0f} {_share(e['backend']):>10}")
     pb = result["pybullet_deep_mimic"]
     if "skipped" in pb:
         print(f"pybullet DeepMimic: skipped ({pb['skipped']})")

@@ -2,15 +2,18 @@
 
 Everything above the "MuJoCo CPU only" line runs against every registered backend that can be
 built here (``make`` fixture): a future GPU backend is tested by registering it in ``BACKENDS``.
-Tests that make MuJoCo print warnings (``MUJOCO_LOG.TXT`` in the working directory) run in a
-temporary directory.
+Tests that make MuJoCo print warnings (it appends them to ``MUJOCO_LOG.TXT`` in the working
+directory) run in a private temporary directory.
 """
 
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
+import os
+import tempfile
+from collections.abc import Callable, Iterator
 from functools import cache, partial
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -38,6 +41,19 @@ def _importable(name: str) -> bool:
 def make(request: pytest.FixtureRequest) -> MakeBackend:
     """Builds the parametrized backend: ``make(num_envs=4, character="humanoid3d", ...)``."""
     return partial(make_backend, request.param)
+
+
+@pytest.fixture
+def private_cwd() -> Iterator[Path]:
+    """A private working directory, for tests that make MuJoCo write ``MUJOCO_LOG.TXT`` (not pytest's
+    ``tmp_path``: concurrent pytest sessions prune each other's old base directories)."""
+    old = Path.cwd()
+    with tempfile.TemporaryDirectory() as tmp:
+        os.chdir(tmp)
+        try:
+            yield Path(tmp)
+        finally:
+            os.chdir(old)
 
 
 @cache
@@ -191,9 +207,9 @@ def _exploding_run(make: MakeBackend, qvel_bad: torch.Tensor | None, steps: int 
 
 
 @pytest.mark.parametrize("case", ["launched", "huge_qvel", "beyond_mjmaxval"])
-def test_exploding_env_is_flagged_and_isolated(make: MakeBackend, case: str, tmp_path, monkeypatch) -> None:
+@pytest.mark.usefixtures("private_cwd")
+def test_exploding_env_is_flagged_and_isolated(make: MakeBackend, case: str) -> None:
     """``launched``: 2 km/s upwards, finite but beyond the qvel limit; the others make MuJoCo reset the env."""
-    monkeypatch.chdir(tmp_path)
     nv = 6 + _mapping("humanoid3d").num_hinges
     bad = {"launched": torch.tensor([0.0, 0.0, 2e3] + [0.0] * (nv - 3)), "huge_qvel": torch.full((nv,), 1e5),
            "beyond_mjmaxval": torch.full((nv,), 1e11)}[case].double()
@@ -295,3 +311,12 @@ def test_mujoco_hinge_order_matches_model() -> None:
     model = backend.model
     assert [model.actuator(i).name for i in range(model.nu)] == list(backend.hinge_names)
     assert [model.joint(i).name for i in range(1, model.njnt)] == list(backend.hinge_names)
+
+
+def test_mujoco_model_path_must_match_the_character() -> None:
+    from deepmimic_sim.model.character_mjcf import shipped_model_path
+
+    backend = make_backend("mujoco", model_path=shipped_model_path("humanoid3d"))
+    assert backend.model.nu == backend.num_hinges
+    with pytest.raises(ValueError, match="bodies"):
+        make_backend("mujoco", character="dog3d", model_path=shipped_model_path("humanoid3d"))

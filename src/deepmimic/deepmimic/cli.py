@@ -13,6 +13,7 @@ import sys
 # Subcommand name -> module that defines it.
 COMMANDS: dict[str, str] = {
     "motion": "deepmimic.commands.motion",
+    "train": "deepmimic.commands.train",
     "sim": "deepmimic.commands.sim",
 }
 

@@ -113,4 +113,6 @@ class PhysicsBackend(ABC):
     @property
     @abstractmethod
     def diverged(self) -> torch.Tensor:
-        """Environments whose last step produced a non-finite or exploding state. Shape: ``(num_envs,)``, bool."""
+        """Environments whose state turned non-finite or exploded since their last reset (sticky until
+        ``reset``: a simulator may auto-reset such a state, which would look healthy a step later).
+        Shape: ``(num_envs,)``, bool."""

@@ -19,12 +19,13 @@ Design (see also ``base.py`` for the contract):
 - Stepping in two rollouts. The rollout copies ``sensordata`` out after each ``mj_step``, and
   ``mj_step`` evaluates sensors *before* it integrates, so its readings lag the state by one
   substep, and evaluating sensors at every substep costs ~10 % of the physics. So ``step`` first
-  rolls out ``substeps`` steps on a copy of the model with sensors disabled (``mjDSBL_SENSOR``;
-  same dynamics, bit for bit), keeps the final state, then runs a one-step "probe" rollout from it
-  on the model with sensors and keeps only its readings, which ``mj_step`` computed at that state
-  before integrating; the probe's integration is discarded. The probe costs one physics step per
-  control step (``1/(substeps+1)`` of the physics, 9 % at 10 substeps). Its actuator forces are the
-  torques the PD applies at the new state under the last targets.
+  rolls out ``substeps`` steps with sensors disabled (``mjDSBL_SENSOR`` set on ``model`` for the
+  call and restored after; the dynamics are unchanged, bit for bit), keeps the final state, then
+  runs a one-step "probe" rollout from it with sensors on and keeps only its readings, which
+  ``mj_step`` computed at that state before integrating; the probe's integration is discarded.
+  The probe costs one physics step per control step (``1/(substeps+1)`` of the physics, 9 % at 10
+  substeps). Its actuator forces are the torques the PD applies at the new state under the last
+  targets.
 - ``reset`` writes qpos/qvel into the rows (time, act and the rest from ``mj_resetData``) and
   probes the reset rows only (batched and threaded like ``step``).
 - Getters return ``torch.from_numpy`` views of the state and reading arrays: float64, zero copy,
@@ -179,6 +180,8 @@ class MujocoCpuBackend(PhysicsBackend):
         model: The compiled ``MjModel`` (the shipped MJCF plus the backend's sensors).
         nthread: Threads of the rollout pool (0: the calling thread only).
         nonfinite_targets: Number of target entries replaced by the current hinge position so far.
+
+    Not thread-safe: one caller at a time (``step`` toggles a flag of ``model`` while it runs).
     """
 
     def __init__(self, character: str = "humanoid3d", num_envs: int = 1, substeps: int = 10,

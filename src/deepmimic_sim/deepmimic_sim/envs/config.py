@@ -5,7 +5,7 @@ YAML files only override these; unknown keys are errors (``from_dict``).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields, is_dataclass
+from dataclasses import asdict, dataclass, field, fields, is_dataclass, replace
 from typing import Any
 
 
@@ -111,22 +111,27 @@ class ImitationEnvCfg:
     action: ActionCfg = field(default_factory=ActionCfg)
 
 
-def from_dict(cls: type, data: dict[str, Any] | None, where: str = "config") -> Any:
-    """Build dataclass ``cls`` from a (YAML) dict, recursing into nested dataclasses.
+def from_dict(cls: type, data: dict[str, Any] | None, where: str = "config", base: Any = None) -> Any:
+    """Build dataclass ``cls`` from a (YAML) dict: the keys given override ``base`` (default ``cls()``).
+
+    Nested dataclasses are merged the same way, so overriding one key of a nested section keeps
+    the section's other defaults.
 
     Raises:
         ValueError: A key that ``cls`` does not have (the message lists the valid keys).
     """
-    data = dict(data or {})
-    known = {f.name: f for f in fields(cls)}
-    unknown = sorted(set(data) - set(known))
+    base = base if base is not None else cls()
+    if not isinstance(data, dict):
+        raise ValueError(f"{where}: expected a mapping, got {type(data).__name__}")
+    known = {f.name for f in fields(cls)}
+    unknown = sorted(set(data) - known)
     if unknown:
         raise ValueError(f"{where}: unknown key(s) {unknown}; valid keys: {sorted(known)}")
     kwargs = {}
     for name, value in data.items():
-        default = known[name].default_factory() if callable(known[name].default_factory) else known[name].default
-        kwargs[name] = from_dict(type(default), value, f"{where}.{name}") if is_dataclass(default) else value
-    return cls(**kwargs)
+        current = getattr(base, name)
+        kwargs[name] = from_dict(type(current), value, f"{where}.{name}", current) if is_dataclass(current) else value
+    return replace(base, **kwargs)
 
 
 def to_dict(cfg: Any) -> dict[str, Any]:

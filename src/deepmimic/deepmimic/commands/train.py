@@ -1,0 +1,66 @@
+"""``deepmimic train``: PPO on a clip from a YAML experiment file, with progress, checkpoints and resume."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    """Register ``train``."""
+    train = subparsers.add_parser("train", help="train an imitation policy with PPO")
+    train.add_argument("--config", required=True, help="experiment YAML (config/humanoid3d_walk.yaml)")
+    train.add_argument("--run-dir", help="where checkpoints and logs go (default runs/<config name>)")
+    train.add_argument("--iterations", type=int, help="train until this many iterations (default: the config's)")
+    train.add_argument("--num-envs", type=int, help="override env.num_envs")
+    train.add_argument("--seed", type=int, help="override train.seed")
+    train.add_argument("--resume", action="store_true", help="continue from the run folder's newest checkpoint")
+    train.add_argument("--no-eval", action="store_true", help="skip the evaluation at the end")
+    train.add_argument("--eval-seconds", type=float, default=20.0, help="length of the final evaluation")
+    train.set_defaults(handler=run_train)
+
+
+def _postfix(record: dict) -> dict:
+    shown = {"sps": f"{record['samples_per_s']:.0f}", "r/step": f"{record['reward_per_step']:.3f}"}
+    if "episode_length_s" in record:
+        shown["ep_s"] = f"{record['episode_length_s']:.1f}"
+    if "joint_rotation_error_rad" in record:
+        shown["rot_err"] = f"{record['joint_rotation_error_rad']:.3f}"
+    return shown
+
+
+def run_train(args: argparse.Namespace) -> int:
+    """Train, checkpoint every ``save_interval`` iterations, then evaluate the final policy."""
+    from tqdm import tqdm
+
+    from deepmimic_policy.config import load_experiment
+    from deepmimic_policy.trainer import Trainer
+
+    cfg = load_experiment(args.config)
+    if args.num_envs:
+        cfg.env.num_envs = args.num_envs
+    if args.seed is not None:
+        cfg.train.seed = args.seed
+    run_dir = Path(args.run_dir or Path("runs") / Path(args.config).stem)
+    target = args.iterations or cfg.train.max_iterations
+    trainer = Trainer(cfg, run_dir)
+    if args.resume and trainer.resume():
+        print(f"resumed {run_dir} at iteration {trainer.iteration} ({trainer.samples} samples)")
+    try:
+        with tqdm(total=target, initial=trainer.iteration, unit="it", desc=run_dir.name, dynamic_ncols=True) as bar:
+            while trainer.iteration < target:
+                record = trainer.train_iteration()
+                bar.update(1)
+                bar.set_postfix(_postfix(record))
+                if trainer.iteration % cfg.train.save_interval == 0:
+                    trainer.save()
+        checkpoint = trainer.save()
+    finally:
+        trainer.close()
+    print(f"checkpoint {checkpoint}: {trainer.samples} samples in {trainer.wall_s / 60:.1f} min")
+    if not args.no_eval:
+        from deepmimic_policy.evaluate import evaluate_checkpoint
+
+        result = evaluate_checkpoint(checkpoint, seconds=args.eval_seconds, out_dir=run_dir / "eval")
+        print(f"evaluation: {result['metrics_path']} and {result.get('video_path', 'no video')}")
+    return 0

@@ -1,0 +1,154 @@
+"""PPO training of an imitation policy with rsl-rl-lib's PPO, our loop around it.
+
+Why our own loop instead of rsl-rl's ``OnPolicyRunner``: the runner prints a text block per
+iteration and saves with ``torch.save`` in place; we need a progress bar with samples/s and
+tracking error, atomic checkpoints that resume a run killed at any moment, and a JSON history for
+learning curves. The algorithm itself (``PPO.construct_algorithm``, ``act``, ``process_env_step``,
+``compute_returns``, ``update``) is rsl-rl's, unchanged.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from rsl_rl.algorithms import PPO
+
+from deepmimic_sim.envs import ImitationEnv
+
+from .checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from .config import ExperimentCfg, save_experiment
+from .vecenv import RslRlVecEnv
+
+HISTORY_FILE = "history.jsonl"
+
+
+class IterationStats:
+    """Accumulates one iteration's rollout figures without per-environment loops."""
+
+    def __init__(self) -> None:
+        self.reward_sum = 0.0
+        self.steps = 0
+        self.episode_steps: list[torch.Tensor] = []
+        self.terminations = 0
+        self.tracking: dict[str, float] = {}
+        self.diverged = 0
+
+    def add(self, reward: torch.Tensor, extras: dict, dones: torch.Tensor) -> None:
+        """Record one step of all environments."""
+        self.reward_sum += float(reward.sum())
+        self.steps += reward.numel()
+        self.episode_steps.append(extras["episode_steps"])
+        self.terminations += int((dones.bool() & ~extras["time_outs"]).sum())
+        self.diverged += extras["diverged"]
+        for key, value in (extras["tracking"] or {}).items():
+            self.tracking[key] = self.tracking.get(key, 0.0) + float(value.sum())
+
+    def summary(self, control_dt: float) -> dict[str, float]:
+        """Means over the iteration."""
+        lengths = torch.cat(self.episode_steps).float() if self.episode_steps else torch.zeros(0)
+        out = {"reward_per_step": self.reward_sum / max(self.steps, 1),
+               "episodes": int(lengths.numel()), "terminations": self.terminations, "diverged": self.diverged}
+        if lengths.numel():
+            out["episode_length_s"] = float(lengths.mean()) * control_dt
+        out.update({k: v / max(self.steps, 1) for k, v in self.tracking.items()})
+        return out
+
+
+class Trainer:
+    """Builds the environment and PPO from an ``ExperimentCfg`` and trains, checkpointing to ``run_dir``."""
+
+    def __init__(self, cfg: ExperimentCfg, run_dir: str | Path, device: str = "cpu") -> None:
+        self.cfg, self.run_dir, self.device = cfg, Path(run_dir), device
+        torch.manual_seed(cfg.train.seed)
+        np.random.seed(cfg.train.seed)
+        cfg.env.seed = cfg.train.seed
+        self.env = ImitationEnv(cfg.env)
+        self.env.record_tracking = True
+        self.vecenv = RslRlVecEnv(self.env)
+        self.alg: PPO = PPO.construct_algorithm(self.vecenv.get_observations(), self.vecenv, cfg.train.to_rsl_rl(),
+                                                device)
+        self.iteration = 0
+        self.samples = 0
+        self.wall_s = 0.0
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        save_experiment(cfg, self.run_dir / "config.yaml")
+        self._writer = None
+
+    # ----------------------------------------------------------------------------- checkpoints
+    def state(self) -> dict[str, Any]:
+        """Everything a resume needs."""
+        return {**self.alg.save(), "iteration": self.iteration, "samples": self.samples, "wall_s": self.wall_s,
+                "learning_rate": self.alg.learning_rate, "experiment": asdict(self.cfg),
+                "torch_rng": torch.get_rng_state(), "env_rng": self.env.generator.get_state(),
+                "obs_dim": self.env.num_obs, "num_actions": self.env.num_actions}
+
+    def save(self) -> Path:
+        """Write ``model_<iteration>.pt`` atomically."""
+        return save_checkpoint(self.run_dir / f"model_{self.iteration}.pt", self.state())
+
+    def resume(self, path: str | Path | None = None) -> bool:
+        """Continue from a checkpoint (the run's newest when ``path`` is None); False if there is none."""
+        path = Path(path) if path else latest_checkpoint(self.run_dir)
+        if path is None:
+            return False
+        data = load_checkpoint(path, self.device)
+        self.alg.load(data, None, strict=True)
+        self.alg.learning_rate = data["learning_rate"]
+        self.iteration, self.samples, self.wall_s = data["iteration"], data["samples"], data["wall_s"]
+        torch.set_rng_state(data["torch_rng"])
+        self.env.generator.set_state(data["env_rng"])
+        return True
+
+    # -------------------------------------------------------------------------------- training
+    def _collect(self) -> IterationStats:
+        stats = IterationStats()
+        obs = self.vecenv.get_observations()
+        with torch.inference_mode():
+            for _ in range(self.cfg.train.num_steps_per_env):
+                actions = self.alg.act(obs)
+                obs, reward, dones, extras = self.vecenv.step(actions)
+                self.alg.process_env_step(obs, reward, dones, extras)
+                stats.add(reward, extras, dones)
+            self.alg.compute_returns(obs)
+        return stats
+
+    def train_iteration(self) -> dict[str, float]:
+        """One rollout and one PPO update; returns the iteration's figures."""
+        start = time.perf_counter()
+        stats = self._collect()
+        collect_s = time.perf_counter() - start
+        losses = self.alg.update()
+        elapsed = time.perf_counter() - start
+        self.iteration += 1
+        batch = self.cfg.train.num_steps_per_env * self.env.num_envs
+        self.samples += batch
+        self.wall_s += elapsed
+        record = {"iteration": self.iteration, "samples": self.samples, "wall_s": round(self.wall_s, 2),
+                  "samples_per_s": batch / elapsed, "collect_s": collect_s, "update_s": elapsed - collect_s,
+                  "learning_rate": self.alg.learning_rate,
+                  "action_std": float(self.alg.get_policy().output_std.mean()),
+                  **stats.summary(self.env.control_dt), **{f"loss/{k}": v for k, v in losses.items()}}
+        self._log(record)
+        return record
+
+    def _log(self, record: dict[str, Any]) -> None:
+        with open(self.run_dir / HISTORY_FILE, "a") as handle:
+            handle.write(json.dumps(record) + "\n")
+        if self._writer is None:
+            from torch.utils.tensorboard import SummaryWriter
+
+            self._writer = SummaryWriter(str(self.run_dir / "tensorboard"))
+        for key, value in record.items():
+            if key != "iteration" and isinstance(value, (int, float)):
+                self._writer.add_scalar(key, value, self.iteration)
+
+    def close(self) -> None:
+        """Flush logs."""
+        if self._writer is not None:
+            self._writer.close()
