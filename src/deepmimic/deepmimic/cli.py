@@ -15,6 +15,8 @@ COMMANDS: dict[str, str] = {
     "motion": "deepmimic.commands.motion",
     "train": "deepmimic.commands.train",
     "sim": "deepmimic.commands.sim",
+    "eval": "deepmimic.commands.evaluate",  # registers ``eval`` and ``play``
+    "distill": "deepmimic.commands.distill",
 }
 
 
@@ -31,6 +33,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _checkpoint_error() -> tuple[type[Exception], ...]:
+    """``CheckpointError`` once its module is loaded (only then can one be raised; importing it needs torch)."""
+    module = sys.modules.get("deepmimic_policy.checkpoint")
+    return (module.CheckpointError,) if module is not None else ()
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
     from deepmimic_mocap.errors import MotionFormatError
@@ -38,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.handler(args) or 0)
-    except (MotionFormatError, CommandError, FileNotFoundError, KeyError) as err:
+    except (MotionFormatError, CommandError, FileNotFoundError, KeyError, *_checkpoint_error()) as err:
         message = err.args[0] if isinstance(err, KeyError) and err.args else err
         print(f"deepmimic {args.command}: error: {message}", file=sys.stderr)
         return 2

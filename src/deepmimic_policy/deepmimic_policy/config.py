@@ -37,7 +37,7 @@ class ModelCfg:
 
 
 def _actor() -> ModelCfg:
-    return ModelCfg(distribution_cfg={"class_name": "GaussianDistribution", "init_std": 0.3, "std_type": "scalar"})
+    return ModelCfg(distribution_cfg={"class_name": "GaussianDistribution", "init_std": 0.5, "std_type": "scalar"})
 
 
 @dataclass

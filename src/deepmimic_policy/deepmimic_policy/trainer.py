@@ -76,9 +76,28 @@ class Trainer:
         self.iteration = 0
         self.samples = 0
         self.wall_s = 0.0
+        self._warm_up_normalizers()
         self.run_dir.mkdir(parents=True, exist_ok=True)
         save_experiment(cfg, self.run_dir / "config.yaml")
         self._writer = None
+
+    def _warm_up_normalizers(self) -> None:
+        """Seed the observation normalisers with one rollout of the initial policy.
+
+        rsl-rl updates them only after each PPO update, so the first update would otherwise see raw
+        observations (velocities of several m/s), take a huge step and make the adaptive schedule
+        collapse the learning rate to its floor for the rest of the run.
+        """
+        obs = self.vecenv.get_observations()
+        batch = [obs]
+        with torch.inference_mode():
+            for _ in range(self.cfg.train.num_steps_per_env):
+                obs, *_ = self.vecenv.step(self.alg.actor(obs, stochastic_output=True))
+                batch.append(obs)
+        stacked = torch.cat([b["policy"] for b in batch])
+        for model in (self.alg.actor, self.alg.critic):
+            model.update_normalization(type(obs)({"policy": stacked}, batch_size=[len(stacked)]))
+        self.vecenv.env.reset()
 
     # ----------------------------------------------------------------------------- checkpoints
     def state(self) -> dict[str, Any]:
@@ -132,7 +151,7 @@ class Trainer:
         record = {"iteration": self.iteration, "samples": self.samples, "wall_s": round(self.wall_s, 2),
                   "samples_per_s": batch / elapsed, "collect_s": collect_s, "update_s": elapsed - collect_s,
                   "learning_rate": self.alg.learning_rate,
-                  "action_std": float(self.alg.get_policy().output_std.mean()),
+                  "action_std": float(self.alg.get_policy().output_std.detach().mean()),
                   **stats.summary(self.env.control_dt), **{f"loss/{k}": v for k, v in losses.items()}}
         self._log(record)
         return record

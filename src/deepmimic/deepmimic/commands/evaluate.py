@@ -1,0 +1,133 @@
+"""``deepmimic eval`` (tracking metrics of a checkpoint) and ``deepmimic play`` (one rollout, video or live figures).
+
+Both are registered here; torch, MuJoCo and the policy package are imported only in the handlers.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+# (metrics key, label, format) of the eval table.
+TABLE = (
+    ("joint_rotation_error_rad", "joint rotation error", "{:.4f} rad"),
+    ("mpjpe_global_mm", "MPJPE (global)", "{:.1f} mm"),
+    ("mpjpe_root_relative_mm", "MPJPE (root-relative)", "{:.1f} mm"),
+    ("root_position_error_m", "root position error", "{:.3f} m"),
+    ("survival", "survival", "{:.1%}"),
+    ("mean_survival_time_s", "mean survival time", "{:.2f} s"),
+    ("success_rate", "success rate", "{:.1%}"),
+    ("reward_per_step", "reward per step", "{:.4f}"),
+    ("env_steps", "env-steps", "{:d}"),
+    ("rollouts", "rollouts", "{:d}"),
+    ("clips", "clip(s)", "{}"),
+    ("iteration", "iteration", "{:d}"),
+    ("samples_trained", "samples trained", "{:,d}"),
+)
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    """Register ``eval`` and ``play``."""
+    _add_eval(subparsers)
+    _add_play(subparsers)
+
+
+def _add_eval(subparsers: argparse._SubParsersAction) -> None:
+    ev = subparsers.add_parser("eval", help="tracking metrics of a trained policy over a batch of rollouts",
+                               description="Run one deterministic rollout per environment from reference-state "
+                                           "starts and report tracking errors, survival and success; writes "
+                                           "metrics.json and a video of environment 0 beside its reference.")
+    ev.add_argument("checkpoint", help="checkpoint file (runs/<name>/model_<iteration>.pt)")
+    ev.add_argument("--seconds", type=float, default=20.0, help="length of every rollout (default: 20)")
+    ev.add_argument("--num-envs", type=int, default=32, help="rollouts (default: 32)")
+    ev.add_argument("--out", help="output folder (default: <checkpoint folder>/eval_<checkpoint name>)")
+    ev.add_argument("--no-video", action="store_true", help="skip the video")
+    ev.add_argument("--seed", type=int, default=0, help="seed of the initial states (default: 0)")
+    ev.add_argument("--motion", help="evaluate on this clip instead of the training clip(s)")
+    ev.set_defaults(handler=run_eval)
+
+
+def _add_play(subparsers: argparse._SubParsersAction) -> None:
+    play = subparsers.add_parser("play", help="one rollout of a trained policy to a video, or live figures",
+                                 description="Run one deterministic rollout and render it beside the reference "
+                                             "(or, with --no-render, print per-second figures).")
+    play.add_argument("checkpoint", help="checkpoint file (runs/<name>/model_<iteration>.pt)")
+    play.add_argument("--seconds", type=float, default=10.0, help="rollout length (default: 10)")
+    play.add_argument("--out", default="runs/play.mp4", help="video file, .mp4 or .gif (default: runs/play.mp4)")
+    play.add_argument("--no-render", action="store_true", help="print per-second figures instead of rendering")
+    play.add_argument("--seed", type=int, default=0, help="seed of the initial state (default: 0)")
+    play.add_argument("--motion", help="play this clip instead of the training clip")
+    play.add_argument("--overlay", action="store_true", help="draw the reference on the character, not beside it")
+    play.set_defaults(handler=run_play)
+
+
+def _check(args: argparse.Namespace) -> None:
+    from deepmimic.cli import CommandError
+
+    if not args.seconds > 0:
+        raise CommandError(f"--seconds must be positive, got {args.seconds}")
+    if getattr(args, "num_envs", 1) < 1:
+        raise CommandError(f"--num-envs must be at least 1, got {args.num_envs}")
+    if not Path(args.checkpoint).is_file():
+        raise CommandError(f"no such checkpoint file: {args.checkpoint}")
+
+
+def format_table(metrics: dict[str, Any]) -> str:
+    """The eval metrics as aligned ``label  value`` lines."""
+    rows = []
+    for key, label, fmt in TABLE:
+        if key in metrics:
+            value = ", ".join(metrics[key]) if isinstance(metrics[key], list) else metrics[key]
+            rows.append((label, fmt.format(value)))
+    width = max(len(label) for label, _ in rows)
+    return "\n".join(f"  {label:<{width}}  {value}" for label, value in rows)
+
+
+def run_eval(args: argparse.Namespace) -> int:
+    """Evaluate, print the table and where the files went."""
+    _check(args)
+    from deepmimic_policy.evaluate import evaluate_checkpoint
+
+    result = evaluate_checkpoint(args.checkpoint, seconds=args.seconds, num_envs=args.num_envs, out_dir=args.out,
+                                 video=not args.no_video, seed=args.seed, motion=args.motion)
+    metrics = result["metrics"]
+    print(f"{args.checkpoint}: {metrics['rollouts']} rollouts of {args.seconds:g} s")
+    print(format_table(metrics))
+    print(f"metrics: {result['metrics_path']}")
+    video = result["video_path"] or f"none ({metrics.get('video_note', 'disabled')})"
+    print(f"video:   {video}")
+    return 0
+
+
+def _print_second(row: dict[str, Any]) -> None:
+    print(f"t={row['time_s']:5.1f} s  reward {row['reward']:.3f}  rot err {row['joint_rotation_error_rad']:.3f} rad  "
+          f"MPJPE {row['mpjpe_global_mm']:6.1f} mm  root {row['root_position_error_m']:.3f} m  {row['status']}",
+          flush=True)
+
+
+def run_play(args: argparse.Namespace) -> int:
+    """Play one rollout; print per-second figures live with ``--no-render``, else write the video."""
+    from deepmimic.cli import CommandError
+
+    _check(args)
+    out = Path(args.out)
+    if not args.no_render and out.suffix.lower() not in (".mp4", ".gif"):
+        raise CommandError(f"--out must end in .mp4 or .gif, got '{out.name}'")
+    from deepmimic_policy.evaluate import play_checkpoint
+    from deepmimic_sim.render import GLUnavailableError
+
+    try:
+        result = play_checkpoint(args.checkpoint, seconds=args.seconds, out=out, render=not args.no_render,
+                                 seed=args.seed, motion=args.motion,
+                                 on_second=_print_second if args.no_render else None,
+                                 layout="overlay" if args.overlay else "side-by-side")
+    except GLUnavailableError as err:
+        raise CommandError(f"{err} (or use --no-render)") from None
+    m = result["metrics"]
+    outcome = "survived" if m["survival"] == 1.0 else "terminated early"
+    print(f"{outcome} after {m['mean_survival_time_s']:.2f} s: rot err {m['joint_rotation_error_rad']:.3f} rad, "
+          f"MPJPE {m['mpjpe_global_mm']:.1f} mm, reward/step {m['reward_per_step']:.3f}")
+    if result["video_path"]:
+        print(f"wrote {result['video_path']}")
+    return 0

@@ -1,0 +1,141 @@
+"""A trained policy for inference, loaded from a checkpoint without PPO, its storage or an environment.
+
+The actor is rebuilt with rsl-rl's model class named in the checkpoint's own experiment
+configuration (``train.actor``), sized by a dummy observation ``TensorDict`` of the saved
+``obs_dim``, and its state dictionary (observation normaliser included) is loaded strictly.
+``Policy.act`` returns the deterministic action (the mean of the Gaussian) in inference mode.
+This is what evaluation, ``deepmimic play`` and the ROS policy node use.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+from pathlib import Path
+from typing import Any
+
+import torch
+from deepmimic_sim.envs.config import from_dict
+from rsl_rl.utils import resolve_class, resolve_obs_groups
+from tensordict import TensorDict
+
+from .checkpoint import CheckpointError, load_checkpoint
+from .config import ExperimentCfg
+
+OBS_GROUP = "policy"  # the one observation group of ImitationEnv (see vecenv.RslRlVecEnv)
+
+
+def experiment_from_checkpoint(data: dict[str, Any], path: str | Path) -> ExperimentCfg:
+    """The ``ExperimentCfg`` saved in a checkpoint dictionary.
+
+    Raises:
+        CheckpointError: The saved configuration is not a valid experiment.
+    """
+    try:
+        return from_dict(ExperimentCfg, data["experiment"], where=f"{path}: experiment")
+    except (ValueError, TypeError) as err:
+        raise CheckpointError(f"{path}: invalid saved experiment configuration: {err}") from None
+
+
+def _dummy_obs(obs_dim: int, device: str | torch.device) -> TensorDict:
+    return TensorDict({OBS_GROUP: torch.zeros(1, obs_dim, device=device)}, batch_size=[1], device=device)
+
+
+def build_actor(cfg: ExperimentCfg, obs_dim: int, num_actions: int,
+                device: str | torch.device = "cpu") -> torch.nn.Module:
+    """An untrained actor of the architecture in ``cfg.train.actor``, as ``PPO.construct_algorithm`` builds it.
+
+    The global torch random state is left untouched (initial weights come from a forked state).
+
+    Raises:
+        ValueError: The actor reads observation groups other than ``policy``.
+    """
+    rsl = cfg.train.to_rsl_rl()
+    obs = _dummy_obs(obs_dim, device)
+    with contextlib.redirect_stdout(io.StringIO()):  # rsl-rl prints the resolved groups
+        obs_groups = resolve_obs_groups(obs, rsl["obs_groups"], ["actor", "critic"])
+    actor_class, actor_cfg = resolve_class(rsl["actor"])
+    with torch.random.fork_rng(devices=[]):
+        actor = actor_class(obs, obs_groups, "actor", num_actions, **actor_cfg)
+    return actor.to(device).eval()
+
+
+def _required_int(data: dict[str, Any], key: str, path: Path) -> int:
+    value = data.get(key)
+    if not isinstance(value, int) or value <= 0:
+        raise CheckpointError(f"{path}: checkpoint lacks a valid '{key}' (found {value!r})")
+    return value
+
+
+class Policy:
+    """A trained actor that maps observations to deterministic actions.
+
+    Attributes:
+        experiment: The run's experiment configuration (environment and training).
+        obs_dim: Observation size the actor expects.
+        num_actions: Action size it returns.
+        iteration: Training iteration of the checkpoint.
+        samples: Environment steps trained on (0 when the checkpoint does not say).
+        path: The checkpoint file.
+        device: Where the actor runs.
+        actor: The rsl-rl actor model (in eval mode).
+    """
+
+    def __init__(self, actor: torch.nn.Module, experiment: ExperimentCfg, obs_dim: int, num_actions: int,
+                 iteration: int = 0, samples: int = 0, path: Path | None = None,
+                 device: str | torch.device = "cpu") -> None:
+        self.actor, self.experiment = actor, experiment
+        self.obs_dim, self.num_actions = obs_dim, num_actions
+        self.iteration, self.samples, self.path = iteration, samples, path
+        self.device = torch.device(device)
+
+    @classmethod
+    def load(cls, path: str | Path, device: str | torch.device = "cpu") -> Policy:
+        """Load the actor of a checkpoint written by ``Trainer.save``.
+
+        Args:
+            path: ``model_<iteration>.pt``.
+            device: Torch device of the actor.
+
+        Raises:
+            CheckpointError: Missing, damaged or foreign file, or weights that do not fit the saved architecture.
+        """
+        path = Path(path)
+        data = load_checkpoint(path, device)
+        experiment = experiment_from_checkpoint(data, path)
+        obs_dim, num_actions = _required_int(data, "obs_dim", path), _required_int(data, "num_actions", path)
+        try:
+            actor = build_actor(experiment, obs_dim, num_actions, device)
+        except (ValueError, TypeError, ImportError, AttributeError) as err:
+            raise CheckpointError(f"{path}: cannot rebuild the saved actor: {err}") from None
+        try:
+            actor.load_state_dict(data["actor_state_dict"], strict=True)
+        except (RuntimeError, TypeError, AttributeError) as err:
+            raise CheckpointError(f"{path}: actor weights do not fit the saved architecture: {err}") from None
+        return cls(actor, experiment, obs_dim, num_actions, int(data["iteration"]), int(data.get("samples", 0)),
+                   path, device)
+
+    def act(self, obs: torch.Tensor) -> torch.Tensor:
+        """Deterministic actions (the distribution's mean), computed in inference mode.
+
+        Args:
+            obs: Observations. Shape: ``(N, obs_dim)`` or ``(obs_dim,)``.
+
+        Returns:
+            Normalised actions on the policy's device. Shape: ``(N, num_actions)`` or ``(num_actions,)``.
+        """
+        single = obs.dim() == 1
+        batch = obs[None] if single else obs
+        if batch.dim() != 2 or batch.shape[-1] != self.obs_dim:
+            raise ValueError(f"observations must have shape (N, {self.obs_dim}), got {tuple(obs.shape)}")
+        with torch.inference_mode():
+            batch = batch.to(self.device, torch.float32)
+            actions = self.actor(TensorDict({OBS_GROUP: batch}, batch_size=[batch.shape[0]], device=self.device))
+        return actions[0] if single else actions
+
+    __call__ = act
+
+
+def load_policy(path: str | Path, device: str | torch.device = "cpu") -> Policy:
+    """``Policy.load``: the deterministic policy of a checkpoint."""
+    return Policy.load(path, device)

@@ -1,0 +1,203 @@
+"""Checkpoints: save/load/resume round trips, the inference policy, and refusal of damaged files."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+import torch
+from deepmimic_policy.checkpoint import FORMAT, CheckpointError, load_checkpoint, save_checkpoint
+from deepmimic_policy.config import ExperimentCfg, load_experiment
+from deepmimic_policy.policy import Policy, load_policy
+from deepmimic_policy.trainer import Trainer
+from tensordict import TensorDict
+
+CONFIG = Path(__file__).resolve().parents[2] / "config" / "humanoid3d_walk.yaml"
+
+
+def tiny_experiment() -> ExperimentCfg:
+    """The walk experiment shrunk to a few environments, steps and neurons."""
+    cfg = load_experiment(CONFIG)
+    cfg.env.num_envs = 4
+    cfg.train.num_steps_per_env = 8
+    cfg.train.algorithm.num_mini_batches = 2
+    cfg.train.algorithm.num_learning_epochs = 2
+    cfg.train.actor.hidden_dims = [32, 32]
+    cfg.train.critic.hidden_dims = [32, 32]
+    return cfg
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Trainer, Path]:
+    """A trainer after one iteration and its checkpoint ``model_1.pt``."""
+    trainer = Trainer(tiny_experiment(), tmp_path_factory.mktemp("run"))
+    trainer.train_iteration()
+    path = trainer.save()
+    yield trainer, path
+    trainer.close()
+
+
+def observations(trainer: Trainer, n: int = 6) -> torch.Tensor:
+    """Realistic observations (the environment's) plus random ones."""
+    gen = torch.Generator().manual_seed(1)
+    return torch.cat([trainer.env.obs, torch.randn(n, trainer.env.num_obs, generator=gen)])
+
+
+def actor_actions(trainer: Trainer, obs: torch.Tensor) -> torch.Tensor:
+    with torch.inference_mode():
+        return trainer.alg.get_policy()(TensorDict({"policy": obs}, batch_size=[len(obs)]))
+
+
+def test_checkpoint_contents(trained):
+    trainer, path = trained
+    data = load_checkpoint(path)
+    assert path.name == "model_1.pt" and data["format"] == FORMAT
+    assert data["iteration"] == 1 and data["samples"] == 4 * 8
+    assert data["obs_dim"] == trainer.env.num_obs and data["num_actions"] == trainer.env.num_actions
+    assert {"actor_state_dict", "critic_state_dict", "optimizer_state_dict", "torch_rng", "env_rng"} <= set(data)
+    assert data["experiment"]["train"]["actor"]["hidden_dims"] == [32, 32]
+
+
+def test_resume_gives_identical_actions(trained, tmp_path):
+    trainer, path = trained
+    obs = observations(trainer)
+    resumed = Trainer(tiny_experiment(), tmp_path)
+    before = actor_actions(resumed, obs)
+    assert resumed.resume(path)
+    assert not torch.equal(before, actor_actions(trainer, obs))  # fresh weights differ, loaded ones do not
+    assert torch.equal(actor_actions(resumed, obs), actor_actions(trainer, obs))
+    resumed.close()
+
+
+def test_policy_matches_trainer_actor(trained):
+    trainer, path = trained
+    obs = observations(trainer)
+    policy = load_policy(path)
+    actions = policy.act(obs)
+    assert actions.shape == (len(obs), trainer.env.num_actions)
+    assert torch.equal(actions, actor_actions(trainer, obs))
+    torch.testing.assert_close(policy.act(obs[0]), actions[0])  # a single observation (other matmul kernel)
+    assert torch.equal(policy.act(obs), actions)  # deterministic: the mean action
+    assert policy.iteration == 1 and policy.samples == 32 and policy.path == path
+    assert policy.experiment == trainer.cfg
+    with pytest.raises(ValueError, match="shape"):
+        policy.act(torch.zeros(2, policy.obs_dim + 1))
+
+
+def test_policy_load_leaves_torch_rng_alone(trained):
+    torch.manual_seed(5)
+    expected = torch.rand(3)
+    torch.manual_seed(5)
+    Policy.load(trained[1])
+    assert torch.equal(torch.rand(3), expected)
+
+
+def test_resume_continues_iteration_and_optimizer(trained, tmp_path):
+    trainer, path = trained
+    resumed = Trainer(tiny_experiment(), tmp_path)
+    assert resumed.resume(path)
+    assert (resumed.iteration, resumed.samples) == (1, 32)
+    assert resumed.alg.learning_rate == trainer.alg.learning_rate
+    saved, loaded = trainer.alg.optimizer.state_dict(), resumed.alg.optimizer.state_dict()
+    assert saved["param_groups"] == loaded["param_groups"]
+    for key, state in saved["state"].items():
+        for name, value in state.items():
+            assert torch.equal(value, loaded["state"][key][name]), (key, name)
+    steps = float(loaded["state"][0]["step"])
+    record = resumed.train_iteration()
+    assert record["iteration"] == 2 and resumed.samples == 64
+    assert float(resumed.alg.optimizer.state_dict()["state"][0]["step"]) > steps
+    assert resumed.save().name == "model_2.pt"
+    again = Trainer(tiny_experiment(), tmp_path)
+    assert again.resume() and again.iteration == 2  # newest checkpoint of the run folder
+    resumed.close()
+    again.close()
+
+
+def test_resume_without_checkpoint(tmp_path):
+    assert not Trainer(tiny_experiment(), tmp_path).resume()
+
+
+# ----------------------------------------------------------------------------------- bad files
+def _truncated(good: Path, path: Path) -> None:
+    data = good.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+
+
+def _empty(good: Path, path: Path) -> None:
+    path.write_bytes(b"")
+
+
+def _random_bytes(good: Path, path: Path) -> None:
+    path.write_bytes(os.urandom(4096))
+
+
+def _plain_tensor(good: Path, path: Path) -> None:
+    torch.save(torch.zeros(3), path)
+
+
+def _missing_keys(good: Path, path: Path) -> None:
+    data = load_checkpoint(good)
+    del data["actor_state_dict"]
+    torch.save(data, path)
+
+
+BAD_FILES = [_truncated, _empty, _random_bytes, _plain_tensor, _missing_keys]
+
+
+@pytest.mark.parametrize("damage", BAD_FILES, ids=lambda f: f.__name__.strip("_"))
+def test_bad_checkpoints_are_refused(trained, tmp_path, damage):
+    path = tmp_path / "model_7.pt"
+    damage(trained[1], path)
+    for load in (load_checkpoint, Policy.load):
+        with pytest.raises(CheckpointError, match=re.escape(str(path))):
+            load(path)
+
+
+def test_missing_file_is_refused(tmp_path):
+    with pytest.raises(CheckpointError, match="no such checkpoint"):
+        Policy.load(tmp_path / "model_1.pt")
+
+
+@pytest.mark.parametrize("change", ["no_obs_dim", "wrong_obs_dim", "bad_experiment"])
+def test_policy_refuses_inconsistent_checkpoints(trained, tmp_path, change):
+    data = load_checkpoint(trained[1])
+    if change == "no_obs_dim":
+        del data["obs_dim"]
+    elif change == "wrong_obs_dim":
+        data["obs_dim"] += 1
+    else:
+        data["experiment"]["train"]["actor"]["no_such_key"] = 1
+    path = save_checkpoint(tmp_path / "model_1.pt", data)
+    with pytest.raises(CheckpointError, match=re.escape(str(path))):
+        Policy.load(path)
+
+
+# ------------------------------------------------------------------------------- atomic saving
+def temp_files(folder: Path) -> list[Path]:
+    return [p for p in folder.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_save_leaves_no_temp_files(trained):
+    trainer, path = trained
+    assert temp_files(path.parent) == []
+    trainer.save()
+    assert temp_files(path.parent) == []
+
+
+def test_crash_during_save_keeps_previous_checkpoint(trained, monkeypatch):
+    trainer, path = trained
+    before = path.read_bytes()
+
+    def crash(*args, **kwargs):
+        raise OSError("simulated crash while writing")
+
+    monkeypatch.setattr(torch, "save", crash)
+    with pytest.raises(OSError, match="simulated crash"):
+        trainer.save()  # the same iteration: it would replace model_1.pt
+    monkeypatch.undo()
+    assert path.read_bytes() == before
+    assert temp_files(path.parent) == []
+    assert load_checkpoint(path)["iteration"] == 1
