@@ -99,7 +99,11 @@ class ExperimentCfg:
 
 
 def load_experiment(path: str | Path) -> ExperimentCfg:
-    """Read a YAML experiment file; unknown keys are errors naming the file and the key."""
+    """Read a YAML experiment file; unknown keys are errors naming the file and the key.
+
+    A file may start from another with ``base: other.yaml`` (relative to the file) and override
+    only what differs.
+    """
     path = Path(path)
     try:
         data = yaml.safe_load(path.read_text()) or {}
@@ -107,7 +111,8 @@ def load_experiment(path: str | Path) -> ExperimentCfg:
         raise ValueError(f"{path}: invalid YAML: {err}") from None
     if not isinstance(data, dict):
         raise ValueError(f"{path}: expected a mapping with 'env' and 'train'")
-    return from_dict(ExperimentCfg, data, where=str(path))
+    base = load_experiment(path.parent / data.pop("base")) if "base" in data else None
+    return from_dict(ExperimentCfg, data, where=str(path), base=base)
 
 
 def save_experiment(cfg: ExperimentCfg, path: str | Path) -> None:

@@ -44,18 +44,11 @@ from .checkpoint import save_checkpoint
 from .config import ExperimentCfg
 from .demonstrations import Demonstrations, TeacherEnsemble, record_demonstrations
 from .evaluate import make_eval_env, run_rollout
-from .policy import OBS_GROUP, Policy, build_actor
+from .policy import OBS_GROUP, Policy, append_clip_one_hot, build_actor
 
 ENCODING = "one_hot_appended"
 # Environment settings that must agree between teachers (what the policy sees and what actions mean).
 SHARED_ENV_KEYS = ("character", "backend", "substeps", "observation", "action")
-
-
-def student_input(obs: torch.Tensor, clip_ids: torch.Tensor, num_clips: int) -> torch.Tensor:
-    """The student's input: ``obs``, with ``one_hot(clip_ids, num_clips)`` appended when ``num_clips > 1``."""
-    if num_clips <= 1:
-        return obs
-    return torch.cat([obs, nn.functional.one_hot(clip_ids.long(), num_clips).to(obs)], dim=-1)
 
 
 @dataclass
@@ -109,7 +102,7 @@ class Distiller:
         self._normalised_rows = 0  # rows of the aggregated dataset already fed to the observation normaliser
 
     def _input(self, obs: torch.Tensor, clip_ids: torch.Tensor) -> TensorDict:
-        x = student_input(obs, clip_ids, self.num_clips)
+        x = append_clip_one_hot(obs, clip_ids, self.num_clips)
         return TensorDict({OBS_GROUP: x}, batch_size=[len(x)], device=x.device)
 
     def act(self, obs: torch.Tensor, clip_ids: torch.Tensor) -> torch.Tensor:
@@ -245,11 +238,16 @@ class ClipConditioned:
     def __init__(self, policy: Policy, clip: int, num_clips: int) -> None:
         self.policy, self.clip, self.num_clips = policy, clip, num_clips
         self.obs_dim, self.num_actions = policy.obs_dim - num_clips, policy.num_actions
+        self.env_obs_dim = self.obs_dim
+
+    def observation(self, env_obs: torch.Tensor, motion_ids: torch.Tensor | None = None) -> torch.Tensor:
+        """The environment's observation as it is (the clip is fixed)."""
+        return env_obs
 
     def act(self, obs: torch.Tensor) -> torch.Tensor:
         """Deterministic actions for observations ``(N, obs_dim)`` of the fixed clip."""
         clip_ids = torch.full((len(obs),), self.clip, dtype=torch.long, device=obs.device)
-        return self.policy.act(student_input(obs, clip_ids, self.num_clips))
+        return self.policy.act(append_clip_one_hot(obs, clip_ids, self.num_clips))
 
     __call__ = act
 

@@ -163,14 +163,14 @@ def run_rollout(policy: Policy, env: ImitationEnv, record_env: int | None = 0,
         on_step: Called after every step with the step index and ``reward``, ``alive``, ``terminated`` and
             the tracking errors (each ``(N,)``).
     """
-    if policy.obs_dim != env.num_obs or policy.num_actions != env.num_actions:
-        raise ValueError(f"policy ({policy.obs_dim} obs, {policy.num_actions} actions) does not fit the environment "
+    if policy.env_obs_dim != env.num_obs or policy.num_actions != env.num_actions:
+        raise ValueError(f"policy ({policy.env_obs_dim} obs, {policy.num_actions} actions) does not fit the environment "
                          f"({env.num_obs} obs, {env.num_actions} actions)")
     ended = torch.zeros(env.num_envs, dtype=torch.bool, device=env.device)
     steps: list[dict[str, torch.Tensor]] = []
     poses = [_qpos_pair(env, record_env)] if record_env is not None else []
     for t in range(max(1, env.max_episode_steps)):
-        _, reward, terminated, truncated, info = env.step(policy.act(env.obs))
+        _, reward, terminated, truncated, info = env.step(policy.act(policy.observation(env.obs, env.motion_ids)))
         step = {"reward": reward, "alive": ~ended, "terminated": terminated & ~ended, **info["tracking"]}
         steps.append(step)
         if record_env is not None and not ended[record_env]:

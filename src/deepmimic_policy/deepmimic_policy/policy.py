@@ -67,6 +67,15 @@ def _required_int(data: dict[str, Any], key: str, path: Path) -> int:
     return value
 
 
+def append_clip_one_hot(obs: torch.Tensor, clip_ids: torch.Tensor, num_clips: int) -> torch.Tensor:
+    """A clip-conditioned student's input: ``obs`` with ``one_hot(clip_ids, num_clips)`` appended
+    (nothing appended when ``num_clips <= 1``)."""
+    if num_clips <= 1:
+        return obs
+    one_hot = torch.nn.functional.one_hot(clip_ids.long().to(obs.device), num_clips).to(obs.dtype)
+    return torch.cat([obs, one_hot], dim=-1)
+
+
 class Policy:
     """A trained actor that maps observations to deterministic actions.
 
@@ -79,6 +88,8 @@ class Policy:
         path: The checkpoint file.
         device: Where the actor runs.
         actor: The rsl-rl actor model (in eval mode).
+        num_clips: Clips a clip-conditioned student tells apart (its input ends with a one-hot of the
+            clip index, ``env_obs_dim`` values before it); 0 for an ordinary policy.
     """
 
     def __init__(self, actor: torch.nn.Module, experiment: ExperimentCfg, obs_dim: int, num_actions: int,
@@ -88,6 +99,20 @@ class Policy:
         self.obs_dim, self.num_actions = obs_dim, num_actions
         self.iteration, self.samples, self.path = iteration, samples, path
         self.device = torch.device(device)
+        self.num_clips = 0
+
+    @property
+    def env_obs_dim(self) -> int:
+        """Observation size of the environment the policy runs in (without the clip one-hot)."""
+        return self.obs_dim - self.num_clips
+
+    def observation(self, env_obs: torch.Tensor, motion_ids: torch.Tensor | None = None) -> torch.Tensor:
+        """The actor's input: the environment's observation, plus the clip one-hot for a conditioned student."""
+        if not self.num_clips:
+            return env_obs
+        if motion_ids is None:
+            raise ValueError("a clip-conditioned policy needs the clip index of every environment")
+        return append_clip_one_hot(env_obs, motion_ids, self.num_clips)
 
     @classmethod
     def load(cls, path: str | Path, device: str | torch.device = "cpu") -> Policy:
@@ -112,8 +137,12 @@ class Policy:
             actor.load_state_dict(data["actor_state_dict"], strict=True)
         except (RuntimeError, TypeError, AttributeError) as err:
             raise CheckpointError(f"{path}: actor weights do not fit the saved architecture: {err}") from None
-        return cls(actor, experiment, obs_dim, num_actions, int(data["iteration"]), int(data.get("samples", 0)),
-                   path, device)
+        policy = cls(actor, experiment, obs_dim, num_actions, int(data["iteration"]), int(data.get("samples", 0)),
+                     path, device)
+        conditioning = data.get("clip_conditioning")
+        if conditioning:
+            policy.num_clips = int(conditioning["num_clips"])
+        return policy
 
     def act(self, obs: torch.Tensor) -> torch.Tensor:
         """Deterministic actions (the distribution's mean), computed in inference mode.
