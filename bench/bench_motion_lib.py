@@ -28,8 +28,9 @@ from deepmimic_mocap import load_motion
 from deepmimic_mocap.motion_lib import MotionLib
 
 CLIPS = ["walk", "run", "jog", "backflip", "roll", "getup_faceup", "jump", "spinkick", "cartwheel", "crawl"]
-BACKENDS = {"numpy": (None, None), "numpy-f32": (None, np.float32), "torch-cpu": ("cpu", None),
-            "torch-cuda": ("cuda", None)}
+# name: (device, dtype, torch threads; None keeps torch's default)
+BACKENDS = {"numpy": (None, None, None), "numpy-f32": (None, np.float32, None), "torch-cpu": ("cpu", None, None),
+            "torch-cpu-1thread": ("cpu", None, 1), "torch-cuda": ("cuda", None, None)}
 
 
 def _cpu_busy_jiffies() -> int | None:
@@ -84,28 +85,32 @@ def _sync(lib: MotionLib) -> None:
         torch.cuda.synchronize()
 
 
-def time_get_frames(lib: MotionLib, n: int, repeats: int, warmup: int) -> dict:
-    """Per-call wall times of ``get_frames`` for ``n`` environments; summary in ms and samples/s."""
+def time_get_frames(lib: MotionLib, n: int, repeats: int, warmup: int, min_time: float) -> dict:
+    """Per-call wall times of ``get_frames`` for ``n`` environments; summary in ms and samples/s.
+
+    Runs ``repeats`` calls, more (up to 50 times as many) until ``min_time`` seconds have passed.
+    """
     batches = _batches(lib, n, 8, seed=n)
     for i in range(warmup):
         lib.get_frames(*batches[i % len(batches)])
     _sync(lib)
     ticks = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
     busy0, cpu0, wall0 = _cpu_busy_jiffies(), time.process_time(), time.perf_counter()
-    times = []
-    for i in range(repeats):
-        ids, t = batches[i % len(batches)]
+    times: list[float] = []
+    while len(times) < repeats or (time.perf_counter() - wall0 < min_time and len(times) < 50 * repeats):
+        ids, t = batches[len(times) % len(batches)]
         start = time.perf_counter()
         lib.get_frames(ids, t)
         _sync(lib)
         times.append(time.perf_counter() - start)
     wall, cpu, busy1 = time.perf_counter() - wall0, time.process_time() - cpu0, _cpu_busy_jiffies()
     ms = np.array(times) * 1e3
-    others = None if busy0 is None or busy1 is None else \
-        max(0.0, ((busy1 - busy0) / ticks - cpu) / (wall * (os.cpu_count() or 1)))
+    # Jiffies are 10 ms: the share means little for runs much shorter than a second.
+    others = None if busy0 is None or busy1 is None or wall < 0.2 else \
+        min(1.0, max(0.0, ((busy1 - busy0) / ticks - cpu) / (wall * (os.cpu_count() or 1))))
     return {"n": n, "median_ms": float(np.median(ms)), "min_ms": float(ms.min()),
             "p10_ms": float(np.percentile(ms, 10)), "p90_ms": float(np.percentile(ms, 90)),
-            "samples_per_s": float(n / (np.median(ms) * 1e-3)), "repeats": repeats,
+            "samples_per_s": float(n / (np.median(ms) * 1e-3)), "calls": len(times),
             "others_cpu_share": None if others is None else round(others, 3)}
 
 
@@ -124,6 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path("bench/results/motion_lib.json"), help="JSON results file")
     parser.add_argument("--repeats", type=int, default=200, help="timed calls per configuration")
     parser.add_argument("--warmup", type=int, default=20, help="untimed calls first")
+    parser.add_argument("--min-time", type=float, default=1.0, help="time at least this many seconds per configuration")
     parser.add_argument("--sizes", type=lambda s: [int(v) for v in s.split(",")], default=[1, 256, 4096],
                         help="environment counts, comma separated")
     default_backends = "numpy,torch-cpu" + (",torch-cuda" if torch.cuda.is_available() else "")
@@ -139,22 +145,25 @@ def main(argv: list[str] | None = None) -> int:
     results = []
     print(f"{len(motions)} clips, {sum(m.num_frames for m in motions)} frames; {info['cpu_count']} CPUs "
           f"({info['cpu_model']}), torch {info['torch']} with {info['torch_num_threads']} threads")
-    print(f"{'backend':<11} {'dtype':<8} {'N':>6} {'median ms':>10} {'p10 ms':>8} {'p90 ms':>8} "
+    print(f"{'backend':<17} {'dtype':<8} {'N':>6} {'median ms':>10} {'p10 ms':>8} {'p90 ms':>8} "
           f"{'samples/s':>12} {'others busy':>11}")
     for backend in args.backends.split(","):
-        device, dtype = BACKENDS[backend]
+        device, dtype, threads = BACKENDS[backend]
         lib = MotionLib(motions, device=device, dtype=dtype)
+        torch.set_num_threads(threads or info["torch_num_threads"])
         for n in args.sizes:
             for attempt in range(args.retries + 1):
                 waited = _wait_for_idle(args.wait_idle) if args.wait_idle > 0 else 0.0
                 row = {"backend": backend, "dtype": str(lib.dtype).replace("torch.", ""),
-                       **time_get_frames(lib, n, args.repeats, args.warmup), "waited_s": round(waited, 1),
+                       "torch_threads": torch.get_num_threads(),
+                       **time_get_frames(lib, n, args.repeats, args.warmup, args.min_time),
+                       "waited_s": round(waited, 1),
                        "attempt": attempt + 1}
                 if (row["others_cpu_share"] or 0.0) <= 0.2:
                     break
             results.append(row)
             share = "-" if row["others_cpu_share"] is None else f"{100 * row['others_cpu_share']:.0f}%"
-            print(f"{backend:<11} {row['dtype']:<8} {n:>6} {row['median_ms']:>10.3f} {row['p10_ms']:>8.3f} "
+            print(f"{backend:<17} {row['dtype']:<8} {n:>6} {row['median_ms']:>10.3f} {row['p10_ms']:>8.3f} "
                   f"{row['p90_ms']:>8.3f} {row['samples_per_s']:>12.0f} {share:>11}")
     info["loadavg_end"] = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -25,7 +25,7 @@ setup(
         (f"share/{PACKAGE}/launch", _files("launch", "*.launch.py")),
         (f"share/{PACKAGE}/config", _files("config", "*.yaml")),
     ],
-    install_requires=["deepmimic_mocap", "pyyaml>=6", "tqdm>=4.66"],
+    install_requires=["deepmimic_mocap", "deepmimic_sim", "deepmimic_policy", "pyyaml>=6", "tqdm>=4.66"],
     python_requires=">=3.10",
     zip_safe=False,
     maintainer="DeepMimic maintainers",

@@ -201,3 +201,23 @@ def test_crash_during_save_keeps_previous_checkpoint(trained, monkeypatch):
     assert path.read_bytes() == before
     assert temp_files(path.parent) == []
     assert load_checkpoint(path)["iteration"] == 1
+
+
+def test_exported_policy_acts_like_the_checkpoint(tmp_path):
+    """`deepmimic export` keeps the actor and drops the critic, optimiser and RNG states."""
+    from deepmimic_policy.checkpoint import export_policy
+    from deepmimic_policy.config import load_experiment
+    from deepmimic_policy.policy import Policy
+    from deepmimic_policy.trainer import Trainer
+
+    cfg = load_experiment("config/humanoid3d_walk.yaml")
+    cfg.env.num_envs, cfg.train.num_steps_per_env = 4, 4
+    trainer = Trainer(cfg, tmp_path / "run")
+    trainer.train_iteration()
+    full = trainer.save()
+    small = export_policy(full, tmp_path / "policy.pt")
+    assert small.stat().st_size < 0.5 * full.stat().st_size
+    obs = trainer.env.obs
+    torch.testing.assert_close(Policy.load(small).act(obs), Policy.load(full).act(obs))
+    with pytest.raises(CheckpointError):
+        Trainer(cfg, tmp_path / "run2").resume(small)  # a policy-only file cannot resume training

@@ -68,3 +68,16 @@ def latest_checkpoint(run_dir: str | Path) -> Path | None:
     """The newest ``model_<iteration>.pt`` in a run folder, or ``None``."""
     candidates = sorted(Path(run_dir).glob("model_*.pt"), key=lambda p: int(p.stem.split("_")[1]))
     return candidates[-1] if candidates else None
+
+
+RELEASE_KEYS = ("iteration", "samples", "wall_s", "actor_state_dict", "experiment", "obs_dim", "num_actions",
+                "clip_conditioning")
+
+
+def export_policy(checkpoint: str | Path, out: str | Path) -> Path:
+    """A small checkpoint with only what running the policy needs (no critic, optimiser or RNG states).
+
+    ``Policy.load``, ``deepmimic eval`` and ``deepmimic play`` read it like a full checkpoint.
+    """
+    data = load_checkpoint(checkpoint)
+    return save_checkpoint(out, {k: data[k] for k in RELEASE_KEYS if k in data})

@@ -21,11 +21,12 @@ from rsl_rl.algorithms import PPO
 
 from deepmimic_sim.envs import ImitationEnv
 
-from .checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from .checkpoint import CheckpointError, latest_checkpoint, load_checkpoint, save_checkpoint
 from .config import ExperimentCfg, save_experiment
 from .vecenv import RslRlVecEnv
 
 HISTORY_FILE = "history.jsonl"
+RESUME_KEYS = ("critic_state_dict", "optimizer_state_dict", "learning_rate", "torch_rng", "env_rng", "samples", "wall_s")
 
 
 class IterationStats:
@@ -117,6 +118,9 @@ class Trainer:
         if path is None:
             return False
         data = load_checkpoint(path, self.device)
+        missing = [k for k in RESUME_KEYS if k not in data]
+        if missing:
+            raise CheckpointError(f"{path}: cannot resume training from it (a policy-only export?); lacks {missing}")
         self.alg.load(data, None, strict=True)
         self.alg.learning_rate = data["learning_rate"]
         self.iteration, self.samples, self.wall_s = data["iteration"], data["samples"], data["wall_s"]

@@ -28,9 +28,10 @@ TABLE = (
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    """Register ``eval`` and ``play``."""
+    """Register ``eval``, ``play`` and ``export``."""
     _add_eval(subparsers)
     _add_play(subparsers)
+    _add_export(subparsers)
 
 
 def _add_eval(subparsers: argparse._SubParsersAction) -> None:
@@ -130,4 +131,20 @@ def run_play(args: argparse.Namespace) -> int:
           f"MPJPE {m['mpjpe_global_mm']:.1f} mm, reward/step {m['reward_per_step']:.3f}")
     if result["video_path"]:
         print(f"wrote {result['video_path']}")
+    return 0
+
+
+def _add_export(subparsers: argparse._SubParsersAction) -> None:
+    export = subparsers.add_parser("export", help="write a small policy-only checkpoint (no critic or optimiser)")
+    export.add_argument("checkpoint", help="training checkpoint")
+    export.add_argument("out", help="output file (e.g. policies/humanoid3d_walk.pt)")
+    export.set_defaults(handler=run_export)
+
+
+def run_export(args: argparse.Namespace) -> int:
+    """Strip a checkpoint down to what running the policy needs."""
+    from deepmimic_policy.checkpoint import export_policy
+
+    out = export_policy(args.checkpoint, args.out)
+    print(f"wrote {out} ({out.stat().st_size / 1e6:.2f} MB)")
     return 0
