@@ -149,7 +149,8 @@ def _qpos_pair(env: ImitationEnv, index: int) -> tuple[np.ndarray, np.ndarray]:
     """Simulated and reference ``qpos`` of environment ``index`` now."""
     ref = env.reference()
     ref_qpos = env.mapping.qpos(ref.root_pos[index], ref.root_quat[index], ref.local_quat[index])
-    return env.backend.qpos[index].double().cpu().numpy(), ref_qpos.double().cpu().numpy()
+    # The backend's getters are live views of its state: copy, or every recorded frame is the last one.
+    return env.backend.qpos[index].double().cpu().numpy().copy(), ref_qpos.double().cpu().numpy().copy()
 
 
 def run_rollout(policy: Policy, env: ImitationEnv, record_env: int | None = 0,
