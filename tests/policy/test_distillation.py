@@ -31,13 +31,6 @@ NUM_ENVS = 8
 CLIPS = ["walk", "run"]
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Small networks on few environments run fastest on one thread."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def _experiment(motions: list[str], seed: int = 0) -> ExperimentCfg:

@@ -21,13 +21,6 @@ CONFIG = Path(__file__).resolve().parents[2] / "config"
 NUM_ENVS, STEPS = 4, 4
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Small batches run fastest on one thread."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def _experiment(name: str) -> ExperimentCfg:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
 import torch
 from rsl_rl.algorithms import PPO
 from rsl_rl.env import VecEnv
@@ -13,13 +12,6 @@ from tensordict import TensorDict
 GAUSSIAN = {"class_name": "GaussianDistribution", "init_std": 0.5, "std_type": "scalar"}
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny networks run fastest on one thread (and leave the other core to whatever else runs)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 # ------------------------------------------------------------------------------------------ GAE
