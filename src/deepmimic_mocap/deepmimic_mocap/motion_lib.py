@@ -40,7 +40,7 @@ Array = Any  # numpy.ndarray | torch.Tensor
 _GAP = 1.0  # seconds between clips on the packed global time axis
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class MotionFrames:
     """Reference states of N samples, on the library's backend.
 

@@ -1,0 +1,39 @@
+"""Choosing a transport by name."""
+
+from __future__ import annotations
+
+import importlib.util
+
+import pytest
+from deepmimic_transport.inprocess import Bus, InProcessNode
+
+import deepmimic_transport as transport
+
+
+def test_backend_by_argument_and_environment(monkeypatch):
+    assert isinstance(transport.create_node("a", backend="inprocess", bus=Bus()), InProcessNode)
+    monkeypatch.setenv("DEEPMIMIC_TRANSPORT", "inprocess")
+    assert transport.default_backend() == "inprocess"
+    assert isinstance(transport.create_node("b", bus=Bus()), InProcessNode)
+
+
+def test_default_is_dds_without_ros(monkeypatch):
+    monkeypatch.delenv("DEEPMIMIC_TRANSPORT", raising=False)
+    expected = "rclpy" if importlib.util.find_spec("rclpy") else "dds"
+    assert transport.default_backend() == expected
+
+
+def test_unknown_backend():
+    with pytest.raises(ValueError, match="inprocess, dds, rclpy"):
+        transport.node_class("zmq")
+
+
+@pytest.mark.skipif(importlib.util.find_spec("rclpy") is not None, reason="ROS 2 is installed here")
+def test_rclpy_backend_says_what_is_missing():
+    with pytest.raises(ImportError, match="source /opt/ros"):
+        transport.node_class("rclpy")
+
+
+def test_flat_parameters_are_taken_as_this_nodes():
+    node = transport.create_node("n", backend="inprocess", bus=Bus(), parameters={"gain": 2.0})
+    assert node.declare_parameter("gain", 1.0) == 2.0
