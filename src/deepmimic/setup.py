@@ -1,7 +1,7 @@
 """deepmimic: the command line, launch files and configuration (ament_python, pip-installable).
 
 ``launch`` and ``config`` are links to the repository's top-level folders, so that
-``ros2 launch deepmimic train.launch.py`` finds them in a colcon workspace.
+``ros2 launch deepmimic deploy.launch.py`` finds them in a colcon workspace.
 """
 
 from pathlib import Path
@@ -24,8 +24,9 @@ setup(
         (f"share/{PACKAGE}", ["package.xml"]),
         (f"share/{PACKAGE}/launch", _files("launch", "*.launch.py")),
         (f"share/{PACKAGE}/config", _files("config", "*.yaml")),
+        (f"share/{PACKAGE}/config/graphs", _files("config/graphs", "*.yaml")),
     ],
-    install_requires=["deepmimic_mocap", "deepmimic_sim", "deepmimic_policy", "pyyaml>=6", "tqdm>=4.66"],
+    install_requires=["deepmimic_mocap", "deepmimic_sim", "deepmimic_policy", "deepmimic_transport", "pyyaml>=6", "tqdm>=4.66"],
     python_requires=">=3.10",
     zip_safe=False,
     maintainer="DeepMimic maintainers",

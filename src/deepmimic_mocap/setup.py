@@ -23,5 +23,4 @@ setup(
     maintainer_email="maintainers@deepmimic.dev",
     description="Motion capture loading, kinematics, retargeting and a batched motion library.",
     license="MIT",
-    entry_points={"console_scripts": []},
 )

@@ -13,7 +13,7 @@ setup(
         ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
         (f"share/{PACKAGE}", ["package.xml"]),
     ],
-    install_requires=["deepmimic_mocap", "numpy>=1.26", "mujoco>=3.3", "torch>=2.2", "gymnasium>=1.0",
+    install_requires=["deepmimic_mocap", "deepmimic_transport", "numpy>=1.26", "mujoco>=3.3", "torch>=2.2", "gymnasium>=1.0",
                       "imageio>=2.31", "imageio-ffmpeg>=0.5", "pillow>=10"],
     python_requires=">=3.10",
     zip_safe=False,
@@ -21,4 +21,6 @@ setup(
     maintainer_email="maintainers@deepmimic.dev",
     description="Batched MuJoCo simulation of the DeepMimic imitation task.",
     license="MIT",
+    entry_points={"console_scripts": ["simulator_node = deepmimic_sim.nodes.simulator_node:main",
+                                    "reference_motion_node = deepmimic_sim.nodes.reference_motion_node:main"]},
 )

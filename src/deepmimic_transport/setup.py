@@ -12,7 +12,7 @@ setup(
         ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
         (f"share/{PACKAGE}", ["package.xml"]),
     ],
-    install_requires=["numpy>=1.26", "pyyaml>=6", "cyclonedds>=0.10.5"],
+    install_requires=["numpy>=1.26", "pyyaml>=6", "cyclonedds>=0.10.5", "rosbags>=0.10", "mcap>=1.1"],
     python_requires=">=3.10",
     zip_safe=False,
     maintainer="DeepMimic maintainers",

@@ -17,6 +17,9 @@ COMMANDS: dict[str, str] = {
     "sim": "deepmimic.commands.sim",
     "eval": "deepmimic.commands.evaluate",  # registers ``eval`` and ``play``
     "distill": "deepmimic.commands.distill",
+    "topic": "deepmimic.commands.topic",
+    "bag": "deepmimic.commands.bag",
+    "launch": "deepmimic.commands.launch",
 }
 
 

@@ -21,6 +21,7 @@ from deepmimic_mocap import load_character, load_motion
 from deepmimic_mocap import rotations as rot
 from deepmimic_mocap.motion_lib import MotionFrames, MotionLib
 
+from ..actions import actions_to_targets
 from ..backends import PhysicsBackend, make_backend
 from ..model.joint_mapping import JointMapping
 from . import metrics
@@ -86,9 +87,7 @@ class ImitationEnv:
         masses = np.array([b.mass if b is not None else 0.0 for b in ch.bodies])
         self._body_mass = self._tensor(masses / masses.sum())
         self._body_com = self._tensor([b.pos if b is not None else np.zeros(3) for b in ch.bodies])
-        ranges = self.mapping.hinge_ranges()
-        self._action_offset = self._tensor(ranges.mean(axis=1))
-        self._action_scale = self._tensor(np.minimum(0.5 * (ranges[:, 1] - ranges[:, 0]), self.cfg.action.max_scale))
+        self._hinge_ranges = self.mapping.hinge_ranges()
         self._tracked_joints = self._tensor([t.value in ("spherical", "revolute") for t in sk.joint_types], torch.bool)
         self._durations = self._tensor(self.motion_lib.durations, torch.float64)
         self._wrap = self._tensor(self.motion_lib.loop_wrap, torch.bool)
@@ -132,17 +131,13 @@ class ImitationEnv:
 
     # ----------------------------------------------------------------------------------- step
     def actions_to_targets(self, actions: torch.Tensor) -> tuple[torch.Tensor, int]:
-        """PD targets from actions (see ``ActionCfg``), and how many NaN/inf action values were zeroed."""
+        """PD targets from actions (``deepmimic_sim.actions``), and how many NaN/inf values were zeroed."""
         if actions.shape != (self.num_envs, self.num_actions):
             raise ValueError(f"actions must have shape ({self.num_envs}, {self.num_actions}), got {tuple(actions.shape)}")
-        actions = actions.to(self.device, torch.float32)
-        bad = ~torch.isfinite(actions)
-        actions = torch.where(bad, torch.zeros_like(actions), actions).clamp(-self.cfg.action.clip, self.cfg.action.clip)
+        next_ref = None
         if self.cfg.action.mode == "residual":
-            next_ref = self.reference(steps_ahead=1)
-            return self.mapping.hinge_angles(next_ref.local_quat) + self.cfg.action.residual_scale * actions, int(
-                bad.sum())
-        return self._action_offset + self._action_scale * actions, int(bad.sum())
+            next_ref = self.mapping.hinge_angles(self.reference(steps_ahead=1).local_quat)
+        return actions_to_targets(actions.to(self.device), self.cfg.action, self._hinge_ranges, next_ref)
 
     def step(self, actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, dict]:
         """Apply actions for one control step.
@@ -240,12 +235,7 @@ class ImitationEnv:
 
     def _observe(self, ref: MotionFrames) -> torch.Tensor:
         b = self.backend
-        root_pos, root_quat = b.body_pos_w[:, 0].float(), b.body_quat_w[:, 0].float()
-        parts = [obs_fn.character_state(root_pos, root_quat, b.body_pos_w.float(), b.body_quat_w.float(),
-                                        b.body_lin_vel_w.float(), b.body_ang_vel_w.float())]
-        if self.cfg.observation.phase:
-            parts.insert(0, self.motion_lib.phase(self.motion_ids, self._times().float())[:, None])
-        for k in self.cfg.observation.future_steps:
-            future_pos, future_quat = self.motion_lib.body_pose(self.reference(steps_ahead=k))
-            parts.append(obs_fn.reference_targets(root_pos, root_quat, future_pos, future_quat))
-        return torch.nan_to_num(torch.cat(parts, dim=-1), nan=0.0, posinf=0.0, neginf=0.0)
+        phase = self.motion_lib.phase(self.motion_ids, self._times().float()) if self.cfg.observation.phase else None
+        future = [self.motion_lib.body_pose(self.reference(steps_ahead=k)) for k in self.cfg.observation.future_steps]
+        return obs_fn.policy_observation(b.body_pos_w.float(), b.body_quat_w.float(), b.body_lin_vel_w.float(),
+                                         b.body_ang_vel_w.float(), phase, future)

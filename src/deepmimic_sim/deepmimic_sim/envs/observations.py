@@ -55,3 +55,24 @@ def reference_targets(root_pos: torch.Tensor, root_quat: torch.Tensor, ref_body_
     rel = _in_heading(heading, ref_body_pos - root_pos[:, None, :])
     return torch.cat([rel.reshape(len(rel), -1), _quat_in_heading(heading, ref_body_quat).reshape(len(rel), -1)],
                      dim=-1)
+
+
+def policy_observation(body_pos: torch.Tensor, body_quat: torch.Tensor, body_lin_vel: torch.Tensor,
+                       body_ang_vel: torch.Tensor, phase: torch.Tensor | None,
+                       future_poses: list[tuple[torch.Tensor, torch.Tensor]]) -> torch.Tensor:
+    """The policy's whole observation: ``[phase], character_state, reference_targets per future step``.
+
+    Written once for the environment and for the policy node. Body 0 is the root. NaN or inf
+    (a diverged simulation) become 0 so that no NaN ever reaches a policy.
+
+    Args:
+        body_pos, body_quat, body_lin_vel, body_ang_vel: World body state, ``(N, B, 3|4)``.
+        phase: Clip phase ``(N,)``, or ``None`` when the observation has none.
+        future_poses: Reference body positions and rotations at each future step.
+    """
+    root_pos, root_quat = body_pos[:, 0], body_quat[:, 0]
+    parts = [character_state(root_pos, root_quat, body_pos, body_quat, body_lin_vel, body_ang_vel)]
+    if phase is not None:
+        parts.insert(0, phase[:, None])
+    parts += [reference_targets(root_pos, root_quat, pos, quat) for pos, quat in future_poses]
+    return torch.nan_to_num(torch.cat(parts, dim=-1), nan=0.0, posinf=0.0, neginf=0.0)

@@ -1,0 +1,136 @@
+"""Policy node: robot state + reference -> PD targets on ``commands``, once per control step.
+
+Subscribes ``states`` (sensor_msgs/JointState) and ``odom`` (nav_msgs/Odometry) of the robot
+(convention: ``deepmimic_sim.robot_state``) and ``reference`` (deepmimic_interfaces/ReferenceFrame).
+When the states and odom of one stamp have both arrived (the robot's control rate drives the
+node), it publishes ``commands`` (std_msgs/Float64MultiArray: PD targets in rad, in the hinge
+order of ``states``). The reference's clip time is moved to the state's stamp. Malformed, NaN or
+wrongly named messages are dropped (logged, counted). Services: ``compute_action`` (observations ->
+actions, batched) and ``load_policy`` (swap checkpoints; a failing one leaves the old policy).
+
+Parameters: ``checkpoint`` (required), ``device``, ``control_rate`` (Hz, as trained).
+Start it before the simulator (or call ``reset`` once it is up): then it answers the initial state
+before the first physics step and the graph steps exactly the trajectory ``ImitationEnv`` would.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from deepmimic_transport.node_main import pose_arrays, run_node
+from deepmimic_sim.robot_state import RootArrays, state_from_arrays
+from deepmimic_transport.messages import deepmimic_interfaces, nav_msgs, sensor_msgs, std_msgs
+from deepmimic_transport.validation import (
+    InvalidMessageError,
+    check_finite,
+    check_length,
+    validate_batch,
+    validate_joint_state,
+    validate_reference_frame,
+)
+
+import deepmimic_transport as transport
+
+from ..checkpoint import CheckpointError
+from ..controller import PolicyController, reference_time
+
+
+class PolicyNode:
+    """Wires a PolicyController to the robot's topics and the policy services."""
+
+    def __init__(self, node: transport.Node) -> None:
+        self.node = node
+        checkpoint = node.declare_parameter("checkpoint", "")
+        device = node.declare_parameter("device", "cpu")
+        rate = float(node.declare_parameter("control_rate", 30.0))
+        if not checkpoint:
+            raise ValueError("parameter 'checkpoint' is required (a model_<it>.pt file)")
+        self.controller = PolicyController(checkpoint, device, 1.0 / rate)
+        self.names = self.controller.hinge_names
+        self.states = self.odom = self.reference = None
+        self.acted_stamp = None
+        self.commands_sent = 0
+        self.commands_pub = node.create_publisher(std_msgs.Float64MultiArray, "commands", "latest")
+        self.subscriptions = {
+            "states": node.create_subscription(sensor_msgs.JointState, "states", self.on_states, "sensor_data"),
+            "odom": node.create_subscription(nav_msgs.Odometry, "odom", self.on_odom, "sensor_data"),
+            "reference": node.create_subscription(deepmimic_interfaces.ReferenceFrame, "reference",
+                                                  self.on_reference, "reliable"),
+        }
+        node.create_service(deepmimic_interfaces.ComputeAction, "compute_action", self.on_compute_action)
+        node.create_service(deepmimic_interfaces.LoadPolicy, "load_policy", self.on_load_policy)
+        node.get_logger().info(f"policy {checkpoint} (iteration {self.controller.policy.iteration})")
+
+    def on_reference(self, msg) -> None:
+        """Keep the latest reference frame."""
+        validate_reference_frame(msg, expected_names=self.names)
+        self.reference = msg
+
+    def on_states(self, msg) -> None:
+        """Keep the joint states; act when the odometry of the same stamp is there."""
+        validate_joint_state(msg, expected_names=self.names)
+        check_length("velocity", msg.velocity, len(self.names))
+        self.states = msg
+        self.act()
+
+    def on_odom(self, msg) -> None:
+        """Keep the root odometry; act when the joint states of the same stamp are there."""
+        pose, twist = msg.pose.pose, msg.twist.twist
+        position, orientation = pose_arrays(pose)
+        check_finite("odom", [*position, *orientation, twist.linear.x, twist.linear.y, twist.linear.z,
+                              twist.angular.x, twist.angular.y, twist.angular.z])
+        self.odom = msg
+        self.act()
+
+    def act(self) -> None:
+        """Publish the targets for the newest complete (states, odom) pair, once per stamp."""
+        if self.states is None or self.odom is None or self.reference is None:
+            return
+        stamp = self.states.header.stamp.to_seconds()
+        if stamp != self.odom.header.stamp.to_seconds() or stamp == self.acted_stamp:
+            return
+        self.acted_stamp = stamp
+        twist = self.odom.twist.twist
+        position, orientation = pose_arrays(self.odom.pose.pose)
+        root = RootArrays(np.array(position), np.array(orientation),
+                          np.array([twist.linear.x, twist.linear.y, twist.linear.z]),
+                          np.array([twist.angular.x, twist.angular.y, twist.angular.z]))
+        qpos, qvel = state_from_arrays(root, np.asarray(self.states.position), np.asarray(self.states.velocity))
+        ref = self.reference
+        ref_time = reference_time(ref.clip_time, ref.header.stamp.to_seconds(), stamp)
+        targets = self.controller.targets(qpos, qvel, ref.clip_name, ref_time)
+        msg = std_msgs.Float64MultiArray(data=targets.tolist())
+        msg.layout.dim = [std_msgs.MultiArrayDimension(label="joints", size=len(targets), stride=len(targets))]
+        self.commands_pub.publish(msg)
+        self.commands_sent += 1
+
+    def on_compute_action(self, request, response):
+        """Actions for a batch of observations (InvalidMessageError: a failure response)."""
+        if request.observation_dim != self.controller.policy.obs_dim:
+            raise InvalidMessageError(f"observation_dim: {request.observation_dim}, the policy expects "
+                                      f"{self.controller.policy.obs_dim}")
+        obs = validate_batch("observations", request.observations, request.num_envs, request.observation_dim)
+        actions = self.controller.act_batch(obs)
+        response.success, response.action_dim = True, actions.shape[1]
+        response.actions = actions.reshape(-1).tolist()
+        return response
+
+    def on_load_policy(self, request, response):
+        """Swap the checkpoint; on failure keep the old one and say why."""
+        try:
+            policy = self.controller.load(request.path)
+        except (CheckpointError, OSError, ValueError) as error:
+            self.node.get_logger().error(f"load_policy: kept the current policy: {error}")
+            response.message = str(error)
+            return response
+        response.success, response.message = True, f"loaded {request.path} (iteration {policy.iteration})"
+        self.node.get_logger().info(response.message)
+        return response
+
+
+def main(args: list[str] | None = None) -> None:
+    """Run the node: ``policy_node [--transport dds|inprocess|rclpy] [--params deploy.yaml] [--seconds S]``."""
+    run_node("policy", PolicyNode, args)
+
+
+if __name__ == "__main__":
+    main()

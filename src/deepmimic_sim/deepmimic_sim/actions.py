@@ -1,0 +1,46 @@
+"""Actions to PD targets as a pure function (``ImitationEnv.actions_to_targets`` without the env).
+
+``target = offset + scale * clip(action)``: in ``absolute`` mode the offset is the middle of each
+hinge's range and the scale half the range (capped at ``max_scale``); in ``residual`` mode the
+offset is the reference pose one control step ahead and the scale ``residual_scale``. NaN/inf
+actions become 0 and are counted. ``tests/nodes`` checks it against ``ImitationEnv``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from .envs.config import ActionCfg
+
+
+def action_offset_scale(hinge_ranges: np.ndarray, cfg: ActionCfg) -> tuple[torch.Tensor, torch.Tensor]:
+    """Absolute-mode offset and scale from ``JointMapping.hinge_ranges()`` ``(H, 2)``. Each ``(H,)`` float32."""
+    ranges = np.asarray(hinge_ranges, dtype=np.float64)
+    offset = torch.as_tensor(ranges.mean(axis=1), dtype=torch.float32)
+    scale = torch.as_tensor(np.minimum(0.5 * (ranges[:, 1] - ranges[:, 0]), cfg.max_scale), dtype=torch.float32)
+    return offset, scale
+
+
+def actions_to_targets(actions: torch.Tensor, cfg: ActionCfg, hinge_ranges: np.ndarray,
+                       next_reference: torch.Tensor | None = None) -> tuple[torch.Tensor, int]:
+    """PD targets of ``actions`` ``(N, H)``, and how many non-finite action values were zeroed.
+
+    Args:
+        actions: Normalised actions.
+        cfg: The action parameterisation the policy was trained with.
+        hinge_ranges: ``(H, 2)`` hinge limits (absolute mode).
+        next_reference: Reference hinge angles one control step ahead ``(N, H)`` (residual mode).
+
+    Raises:
+        ValueError: Residual mode without ``next_reference``.
+    """
+    actions = actions.to(torch.float32)
+    bad = ~torch.isfinite(actions)
+    actions = torch.where(bad, torch.zeros_like(actions), actions).clamp(-cfg.clip, cfg.clip)
+    if cfg.mode == "residual":
+        if next_reference is None:
+            raise ValueError("residual actions need the reference pose one control step ahead")
+        return next_reference.to(torch.float32) + cfg.residual_scale * actions, int(bad.sum())
+    offset, scale = action_offset_scale(hinge_ranges, cfg)
+    return offset.to(actions.device) + scale.to(actions.device) * actions, int(bad.sum())

@@ -1,0 +1,123 @@
+"""Simulator node (deploy mode): one real-time MuJoCo character driven like a robot.
+
+Topics: publishes ``states`` (sensor_msgs/JointState: hinge names, positions, velocities, efforts
+= actuator torques) and ``odom`` (nav_msgs/Odometry: root pose in ``frame_id``, twist in the root
+frame ``child_frame_id``), both with the same stamp, every control step (convention:
+``deepmimic_sim.robot_state``); subscribes ``commands`` (std_msgs/Float64MultiArray, PD targets in
+rad, one per hinge in the order of the ``joint_names`` parameter = the model's hinge order, as
+ros2_control's forward_command_controller). Wrong-sized or non-finite commands are dropped
+(logged, counted). Service ``reset`` (deepmimic_interfaces/Reset; env 0 only).
+
+After ``command_timeout`` s without a command the targets ramp over ``ramp_time`` s to the pose
+at timeout and hold it (``deepmimic_sim.command_hold``). Train mode (batched) is not here.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from deepmimic_transport.node_main import pose_msg, run_node
+from deepmimic_transport.messages import builtin_interfaces, deepmimic_interfaces, nav_msgs, sensor_msgs, std_msgs
+from deepmimic_transport.validation import InvalidMessageError, check_length, validate_multiarray
+
+import deepmimic_transport as transport
+
+from ..backends.mujoco_cpu import MujocoCpuBackend
+from ..command_hold import CommandHold
+from ..reference import ReferenceClip
+from ..robot_state import root_arrays
+
+
+class SimulatorNode:
+    """Steps the simulation at the control rate with the held PD targets and publishes its state."""
+
+    def __init__(self, node: transport.Node) -> None:
+        self.node = node
+        character = node.declare_parameter("character", "humanoid3d")
+        self.initial_state = node.declare_parameter("initial_state", "reference")  # or "rest"
+        motion = node.declare_parameter("motion", "walk")
+        substeps = int(node.declare_parameter("substeps", 10))
+        timeout = float(node.declare_parameter("command_timeout", 0.5))
+        ramp = float(node.declare_parameter("ramp_time", 1.0))
+        self.frame_id = node.declare_parameter("frame_id", "world")
+        self.backend = MujocoCpuBackend(character, num_envs=1, substeps=substeps, nthread=0)
+        self.hinge_names = list(self.backend.hinge_names)
+        self.joint_names = list(node.declare_parameter("joint_names", self.hinge_names))
+        if self.joint_names != self.hinge_names:
+            raise ValueError(f"joint_names must be the model's hinges in order: {self.hinge_names}")
+        self.child_frame_id = node.declare_parameter("child_frame_id", self.backend.body_names[0])
+        if self.initial_state not in ("reference", "rest"):
+            raise ValueError(f"initial_state must be 'reference' or 'rest', got {self.initial_state!r}")
+        self.clip = ReferenceClip(motion, character) if self.initial_state == "reference" else None
+        self.hold = CommandHold(np.zeros(len(self.hinge_names)), node.now(), timeout, ramp)
+        self.states_pub = node.create_publisher(sensor_msgs.JointState, "states", "sensor_data")
+        self.odom_pub = node.create_publisher(nav_msgs.Odometry, "odom", "sensor_data")
+        self.commands_sub = node.create_subscription(std_msgs.Float64MultiArray, "commands", self.on_command, "latest")
+        node.create_service(deepmimic_interfaces.Reset, "reset", self.on_reset)
+        self.steps = 0
+        self.last_targets = None
+        self.reset_state()
+        self.timer = node.create_timer(self.backend.control_dt, self.on_step)
+        node.get_logger().info(f"simulating {character} at {1 / self.backend.control_dt:g} Hz, "
+                               f"{len(self.hinge_names)} hinges, start: {self.initial_state}")
+
+    def reset_state(self) -> None:
+        """Put the character in its initial state, hold that pose, publish it."""
+        if self.clip is not None:
+            qpos, qvel = self.clip.state(0.0)
+        else:
+            qpos, qvel = self.backend.model.qpos0[None].copy(), np.zeros((1, self.backend.model.nv))
+        self.backend.reset(torch.zeros(1, dtype=torch.long), torch.from_numpy(qpos), torch.from_numpy(qvel))
+        self.hold.reset(qpos[0, 7:], self.node.now())
+        self.publish_state(self.node.now())
+
+    def on_command(self, msg: std_msgs.Float64MultiArray) -> None:
+        """Validate and hold a new command (InvalidMessageError: dropped by the transport)."""
+        validate_multiarray(msg)
+        check_length("data", msg.data, len(self.joint_names))
+        self.hold.command(np.asarray(msg.data, dtype=np.float64), self.node.now())
+
+    def on_step(self) -> None:
+        """One control step with the held (or ramped) targets, then publish."""
+        now = self.node.now()
+        positions = self.backend.qpos[0, 7:].numpy()
+        targets = self.hold.targets(now, positions)
+        self.last_targets = targets
+        self.backend.step(torch.from_numpy(targets)[None])
+        self.steps += 1
+        self.publish_state(now)
+
+    def publish_state(self, now: float) -> None:
+        """``states`` and ``odom`` of the current state, stamped ``now``."""
+        qpos, qvel = self.backend.qpos[0].numpy(), self.backend.qvel[0].numpy()
+        stamp = builtin_interfaces.Time.from_seconds(now)
+        states = sensor_msgs.JointState(name=self.joint_names, position=qpos[7:].tolist(),
+                                        velocity=qvel[6:].tolist(),
+                                        effort=self.backend.actuator_force[0].numpy().tolist())
+        states.header.stamp, states.header.frame_id = stamp, self.frame_id
+        root = root_arrays(qpos, qvel)
+        odom = nav_msgs.Odometry(child_frame_id=self.child_frame_id)
+        odom.header.stamp, odom.header.frame_id = stamp, self.frame_id
+        odom.pose.pose = pose_msg(root.position, root.orientation)
+        lin, ang = odom.twist.twist.linear, odom.twist.twist.angular
+        lin.x, lin.y, lin.z = (float(v) for v in root.linear_velocity)
+        ang.x, ang.y, ang.z = (float(v) for v in root.angular_velocity)
+        self.states_pub.publish(states)
+        self.odom_pub.publish(odom)
+
+    def on_reset(self, request, response):
+        """Reset the (single) environment to its initial state."""
+        if any(int(i) != 0 for i in request.env_ids):
+            raise InvalidMessageError(f"env_ids: this simulator has environment 0 only, got {list(request.env_ids)}")
+        self.reset_state()
+        response.success, response.message = True, f"reset to the {self.initial_state} state"
+        return response
+
+
+def main(args: list[str] | None = None) -> None:
+    """Run the node: ``simulator_node [--transport dds|inprocess|rclpy] [--params deploy.yaml] [--seconds S]``."""
+    run_node("simulator", SimulatorNode, args)
+
+
+if __name__ == "__main__":
+    main()

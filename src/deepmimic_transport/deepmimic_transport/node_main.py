@@ -1,0 +1,55 @@
+"""What every node executable's ``main`` shares: the command line (ours and ROS 2's ``--ros-args``),
+the transport choice, and spinning until interrupted; plus Pose <-> array helpers for the nodes."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Sequence
+
+from . import create_node
+from .messages import geometry_msgs
+from .tools.ros_args import parse_ros_args
+
+
+def pose_msg(position: Sequence[float], quat_wxyz: Sequence[float]) -> geometry_msgs.Pose:
+    """A geometry_msgs/Pose from a position and a ``(w, x, y, z)`` quaternion."""
+    w, x, y, z = (float(v) for v in quat_wxyz)
+    return geometry_msgs.Pose(position=geometry_msgs.Point(*(float(v) for v in position)),
+                              orientation=geometry_msgs.Quaternion(x=x, y=y, z=z, w=w))
+
+
+def pose_arrays(pose: geometry_msgs.Pose) -> tuple[list[float], list[float]]:
+    """Position ``[x, y, z]`` and quaternion ``[w, x, y, z]`` of a geometry_msgs/Pose."""
+    p, q = pose.position, pose.orientation
+    return [p.x, p.y, p.z], [q.w, q.x, q.y, q.z]
+
+
+def run_node(name: str, cls: type, args: list[str] | None = None) -> None:
+    """Create node ``name`` on the chosen transport, wrap it in ``cls`` and spin until interrupted.
+
+    Command line: ``--transport inprocess|dds|rclpy`` (default: ``$DEEPMIMIC_TRANSPORT``, else rclpy
+    when ROS 2 is sourced, else dds), ``--params FILE``, ``--seconds S``, and ROS 2's
+    ``--ros-args -r __node:=NAME -r __ns:=/NS -r from:=to --params-file FILE`` as launch passes them.
+    """
+    argv = sys.argv[1:] if args is None else list(args)
+    ros = parse_ros_args(argv)
+    parser = argparse.ArgumentParser(prog=f"{name}_node")
+    parser.add_argument("--transport", default=None, help="inprocess, dds or rclpy")
+    parser.add_argument("--params", "--params-file", dest="params", default=os.environ.get("DEEPMIMIC_PARAMS"),
+                        help="ROS 2 parameter YAML (node: ros__parameters: layout)")
+    parser.add_argument("--seconds", type=float, default=None, help="stop after this many seconds")
+    options, _ = parser.parse_known_args(ros.rest)
+    params = options.params or (ros.params_files[0] if ros.params_files else None)
+    logging.basicConfig(level=logging.INFO, format="[%(levelname)s] [%(name)s]: %(message)s")
+    node = create_node(ros.node_name or name, backend=options.transport, namespace=ros.namespace or "/",
+                       parameters=params, remappings=ros.remappings)
+    try:
+        cls(node)
+        node.spin(timeout_s=options.seconds)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        node.shutdown()

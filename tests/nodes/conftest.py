@@ -1,0 +1,37 @@
+"""Node tests: a tiny checkpoint made once per session, and loopback-only DDS for the DDS test."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+_DOMAINS = (1 + (os.getpid() * 41 + 7 + k) % 232 for k in itertools.count())
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An untrained walk policy: one PPO iteration on 4 environments (a few seconds)."""
+    run_dir = tmp_path_factory.mktemp("tiny_run")
+    command = [sys.executable, "-m", "deepmimic.cli", "train", "--config", str(ROOT / "config/humanoid3d_walk.yaml"),
+               "--iterations", "1", "--num-envs", "4", "--run-dir", str(run_dir), "--no-eval"]
+    subprocess.run(command, check=True, capture_output=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    checkpoint = run_dir / "model_1.pt"
+    assert checkpoint.exists()
+    return checkpoint
+
+
+@pytest.fixture
+def loopback_dds(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """Loopback-only Cyclone configuration and a domain of the test's own; returns the environment."""
+    from deepmimic_transport.dds_wire import loopback_config
+
+    monkeypatch.setenv("CYCLONEDDS_URI", loopback_config())
+    monkeypatch.setenv("ROS_DOMAIN_ID", str(next(_DOMAINS)))
+    monkeypatch.delenv("DEEPMIMIC_TRANSPORT", raising=False)
+    return dict(os.environ)

@@ -1,0 +1,175 @@
+"""The deploy graph in one process: reference + simulator + policy nodes on one Bus with a manual clock."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from deepmimic_sim.nodes.reference_motion_node import ReferenceMotionNode
+from deepmimic_policy.nodes.policy_node import PolicyNode
+from deepmimic_sim.nodes.simulator_node import SimulatorNode
+from deepmimic_transport.inprocess import Bus, ManualClock
+from deepmimic_transport.messages import deepmimic_interfaces, sensor_msgs, std_msgs
+
+import deepmimic_transport as transport
+
+DT = 1.0 / 30.0
+
+
+def make(bus, name, cls, **parameters):
+    return cls(transport.create_node(name, backend="inprocess", bus=bus, parameters=parameters))
+
+
+@pytest.fixture
+def graph(tiny_checkpoint):
+    bus = Bus(clock=ManualClock())
+    reference = make(bus, "reference_motion", ReferenceMotionNode, motion="walk")
+    simulator = make(bus, "simulator", SimulatorNode, motion="walk", initial_state="reference")
+    policy = make(bus, "policy", PolicyNode, checkpoint=str(tiny_checkpoint))
+    yield bus, reference, simulator, policy
+    for wrapper in (reference, simulator, policy):
+        wrapper.node.shutdown()
+    simulator.backend.close()
+
+
+def listen(bus, topic, msg_type):
+    node = transport.create_node(f"listener_{topic.strip('/')}", backend="inprocess", bus=bus)
+    received = []
+    node.create_subscription(msg_type, topic, received.append, "reliable")
+    return node, received
+
+
+def test_data_flows_through_the_graph(graph):
+    bus, _, simulator, policy = graph
+    _, states = listen(bus, "/states", sensor_msgs.JointState)
+    _, frames = listen(bus, "/reference", deepmimic_interfaces.ReferenceFrame)
+    _, commands = listen(bus, "/commands", std_msgs.Float64MultiArray)
+    bus.run_for(2.0)
+    assert simulator.steps == pytest.approx(60, abs=1)
+    assert len(states) >= 59 and len(frames) >= 59
+    assert policy.commands_sent >= 58 and len(commands) >= 58
+    assert all(len(c.data) == 28 and np.isfinite(c.data).all() for c in commands)
+    assert simulator.commands_sub.dropped == 0 and simulator.hold.state == "commanded"
+    # The reference advances; the state changes; the commands differ step to step.
+    assert frames[-1].clip_time == pytest.approx(2.0, abs=DT + 1e-6) and frames[-1].clip_time > frames[0].clip_time
+    assert frames[5].phase != frames[0].phase
+    assert states[-1].position != states[0].position and commands[-1].data != commands[0].data
+    # get_motion serves the clip.
+    client = policy.node.create_client(deepmimic_interfaces.GetMotion, "get_motion")
+    motion = client.call(deepmimic_interfaces.GetMotion.Request(clip_name="", sample_rate=10.0))
+    assert motion.success and motion.num_frames == len(motion.root_poses) > 5
+    assert len(motion.joint_positions) == motion.num_frames * 28 == len(motion.joint_velocities)
+    wrong = client.call(deepmimic_interfaces.GetMotion.Request(clip_name="backflip"))
+    assert not wrong.success and "walk" in wrong.message
+
+
+def test_bad_messages_are_dropped_and_counted(graph):
+    bus, _, simulator, policy = graph
+    bus.run_for(0.2)
+    rogue = transport.create_node("rogue", backend="inprocess", bus=bus)
+    commands = rogue.create_publisher(std_msgs.Float64MultiArray, "/commands", "latest")
+    states = rogue.create_publisher(sensor_msgs.JointState, "/states", "sensor_data")
+    commands.publish(std_msgs.Float64MultiArray(data=[0.0] * 5))            # wrong size
+    bus.spin_until_idle()
+    commands.publish(std_msgs.Float64MultiArray(data=[math.nan] + [0.0] * 27))  # NaN
+    bus.spin_until_idle()
+    names = list(simulator.joint_names)
+    states.publish(sensor_msgs.JointState(name=["nope", *names[1:]], position=[0.0] * 28, velocity=[0.0] * 28))
+    states.publish(sensor_msgs.JointState(name=names, position=[0.0] * 27, velocity=[0.0] * 28))
+    bus.spin_until_idle()
+    assert simulator.commands_sub.dropped == 2
+    assert policy.subscriptions["states"].dropped == 2
+    steps, sent = simulator.steps, policy.commands_sent
+    bus.run_for(0.5)
+    assert simulator.steps >= steps + 14 and policy.commands_sent >= sent + 14  # still running
+    assert np.isfinite(simulator.backend.qpos.numpy()).all()
+
+
+def test_load_policy_swaps_and_keeps_the_old_one_on_failure(graph, tiny_checkpoint, tmp_path):
+    bus, _, _, policy = graph
+    client = policy.node.create_client(deepmimic_interfaces.LoadPolicy, "load_policy")
+    old = policy.controller.policy
+    bad = tmp_path / "broken.pt"
+    bad.write_bytes(b"not a checkpoint")
+    for path in (str(tmp_path / "missing.pt"), str(bad)):
+        response = client.call(deepmimic_interfaces.LoadPolicy.Request(path=path))
+        assert not response.success and response.message
+        assert policy.controller.policy is old
+    copy = tmp_path / "model_1.pt"
+    copy.write_bytes(tiny_checkpoint.read_bytes())
+    response = client.call(deepmimic_interfaces.LoadPolicy.Request(path=str(copy)))
+    assert response.success, response.message
+    assert policy.controller.policy is not old and policy.controller.policy.path == copy
+    sent = policy.commands_sent
+    bus.run_for(0.5)
+    assert policy.commands_sent >= sent + 14
+    # compute_action answers batches and rejects a wrong size with a message.
+    compute = policy.node.create_client(deepmimic_interfaces.ComputeAction, "compute_action")
+    dim = policy.controller.policy.obs_dim
+    ok = compute.call(deepmimic_interfaces.ComputeAction.Request(num_envs=2, observation_dim=dim,
+                                                                 observations=[0.0] * (2 * dim)))
+    assert ok.success and ok.action_dim == 28 and len(ok.actions) == 56
+    bad_request = compute.call(deepmimic_interfaces.ComputeAction.Request(num_envs=2, observation_dim=dim,
+                                                                          observations=[0.0] * dim))
+    assert not bad_request.success and "observations" in bad_request.message
+
+
+def test_simulator_holds_then_ramps_to_the_pose_at_timeout():
+    bus = Bus(clock=ManualClock())
+    simulator = make(bus, "simulator", SimulatorNode, motion="walk", initial_state="rest",
+                     command_timeout=0.5, ramp_time=1.0)
+    sender = transport.create_node("sender", backend="inprocess", bus=bus)
+    commands = sender.create_publisher(std_msgs.Float64MultiArray, "/commands", "latest")
+    target = np.full(28, 0.3)
+    commands.publish(std_msgs.Float64MultiArray(data=target.tolist()))
+    bus.spin_until_idle()
+    applied = []
+    try:
+        for _ in range(75):  # 2.5 s
+            bus.run_for(DT)
+            applied.append(simulator.last_targets.copy())
+    finally:
+        simulator.backend.close()
+    applied = np.array(applied)
+    held = applied[:14]  # within the 0.5 s timeout: the command as sent
+    np.testing.assert_allclose(held, np.tile(target, (len(held), 1)))
+    assert simulator.hold.state == "timed_out"
+    steps = np.abs(np.diff(applied, axis=0)).max(axis=1)
+    # No jump: at most |last command - pose at timeout| * dt / ramp per step (poses stay within a few rad).
+    bound = np.abs(applied[-1] - target).max() * DT / 1.0 + 1e-9
+    assert steps.max() <= bound
+    np.testing.assert_allclose(applied[-1], applied[-5])  # holding after the ramp
+    assert np.abs(applied[-1] - target).max() > 0.01  # it did move to the pose at timeout
+
+
+def test_graph_reproduces_the_training_environment(tiny_checkpoint):
+    """Started policy first, the graph steps the same trajectory as ImitationEnv with the same policy."""
+    import dataclasses
+
+    import torch
+    from deepmimic_policy.policy import Policy
+    from deepmimic_sim.envs.imitation_env import ImitationEnv
+    from deepmimic_sim.reference import ReferenceClip
+
+    bus = Bus(clock=ManualClock())
+    policy = make(bus, "policy", PolicyNode, checkpoint=str(tiny_checkpoint))
+    reference = make(bus, "reference_motion", ReferenceMotionNode, motion="walk")
+    simulator = make(bus, "simulator", SimulatorNode, motion="walk", initial_state="reference")
+    bus.spin_until_idle()  # the policy answers the initial state before the first step
+    net = Policy.load(tiny_checkpoint)
+    env = ImitationEnv(dataclasses.replace(net.experiment.env, num_envs=1), auto_reset=False)
+    try:
+        env.start_times[0], env.episode_steps[0], env.motion_ids[0] = 0.0, 0, 0
+        qpos, qvel = ReferenceClip("walk").state(0.0)
+        env.backend.reset(torch.zeros(1, dtype=torch.long), torch.from_numpy(qpos), torch.from_numpy(qvel))
+        obs = env._observe(env.reference())
+        for _ in range(20):
+            obs, *_ = env.step(net.act(obs))
+            bus.run_for(DT)
+        np.testing.assert_allclose(simulator.backend.qpos.numpy(), env.backend.qpos.numpy(), atol=1e-4)
+    finally:
+        for wrapper in (policy, reference, simulator):
+            wrapper.node.shutdown()
+        simulator.backend.close()
+        env.backend.close()
