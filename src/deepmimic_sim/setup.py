@@ -22,5 +22,6 @@ setup(
     description="Batched MuJoCo simulation of the DeepMimic imitation task.",
     license="MIT",
     entry_points={"console_scripts": ["simulator_node = deepmimic_sim.nodes.simulator_node:main",
-                                    "reference_motion_node = deepmimic_sim.nodes.reference_motion_node:main"]},
+                                    "reference_motion_node = deepmimic_sim.nodes.reference_motion_node:main",
+                                    "ros2_control_bridge_node = deepmimic_sim.nodes.ros2_control_bridge_node:main"]},
 )
