@@ -43,6 +43,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from machine import cpu_model  # bench/machine.py (the script folder is on sys.path)
+
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -51,16 +53,6 @@ START_ORDER = ("policy", "reference_motion", "simulator")
 
 
 # Machine and CPU accounting ----------------------------------------------------------------------
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor()
-
-
 def _cpu_busy_s() -> float | None:
     """CPU-seconds all CPUs spent busy since boot (Linux /proc/stat), None elsewhere."""
     try:
@@ -86,7 +78,7 @@ def machine_info() -> dict:
     import torch
 
     return {
-        "cpu_count": os.cpu_count(), "cpu_model": _cpu_model(), "platform": platform.platform(),
+        "cpu_count": os.cpu_count(), "cpu_model": cpu_model(), "platform": platform.platform(),
         "python": sys.version.split()[0], "numpy": np.__version__, "torch": torch.__version__,
         "cyclonedds": _version("cyclonedds"),
         "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS"),

@@ -21,6 +21,8 @@ import sys
 import time
 from pathlib import Path
 
+from machine import cpu_model  # bench/machine.py (the script folder is on sys.path)
+
 import numpy as np
 import torch
 
@@ -53,16 +55,6 @@ def _wait_for_idle(limit_s: float, threshold: float = 0.15) -> float:
         if before is None or after is None or (after - before) / ticks / (os.cpu_count() or 1) < threshold:
             break
     return time.perf_counter() - start
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor()
 
 
 def _batches(lib: MotionLib, n: int, count: int, seed: int) -> list[tuple]:
@@ -116,7 +108,7 @@ def time_get_frames(lib: MotionLib, n: int, repeats: int, warmup: int, min_time:
 
 def machine_info() -> dict:
     return {
-        "cpu_count": os.cpu_count(), "cpu_model": _cpu_model(), "platform": platform.platform(),
+        "cpu_count": os.cpu_count(), "cpu_model": cpu_model(), "platform": platform.platform(),
         "python": sys.version.split()[0], "numpy": np.__version__, "torch": torch.__version__,
         "torch_num_threads": torch.get_num_threads(), "cuda": torch.cuda.is_available(),
         "loadavg_start": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,

@@ -35,3 +35,21 @@ def loopback_dds(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     monkeypatch.setenv("ROS_DOMAIN_ID", str(next(_DOMAINS)))
     monkeypatch.delenv("DEEPMIMIC_TRANSPORT", raising=False)
     return dict(os.environ)
+
+
+def _stop_process(process: subprocess.Popen) -> str:
+    """Terminate a helper process (kill it if it hangs) and return everything it printed."""
+    if process.poll() is None:
+        process.terminate()
+    try:
+        output, _ = process.communicate(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        output, _ = process.communicate()
+    return output
+
+
+@pytest.fixture
+def stop_process():
+    """``stop_process(popen) -> output``: end a helper process the test started."""
+    return _stop_process

@@ -19,7 +19,7 @@ import deepmimic_transport as transport
 ROBOT_SECONDS = 25.0  # the robot process stops by itself
 
 
-def test_policy_drives_a_simulator_process(tiny_checkpoint, loopback_dds):
+def test_policy_drives_a_simulator_process(tiny_checkpoint, loopback_dds, stop_process):
     robot = subprocess.Popen([sys.executable, "-m", "deepmimic_sim.nodes.simulator_node", "--transport", "dds",
                               "--seconds", str(ROBOT_SECONDS)], env={**loopback_dds, "OMP_NUM_THREADS": "1"},
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -55,11 +55,5 @@ def test_policy_drives_a_simulator_process(tiny_checkpoint, loopback_dds):
     finally:
         for node in nodes:
             node.shutdown()
-        if robot.poll() is None:
-            robot.terminate()
-        try:
-            output, _ = robot.communicate(timeout=10)
-        except subprocess.TimeoutExpired:
-            robot.kill()
-            output, _ = robot.communicate()
+        output = stop_process(robot)
     assert "Traceback" not in output, output[-3000:]

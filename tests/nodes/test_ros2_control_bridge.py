@@ -255,7 +255,7 @@ def fake_robot_main(seconds: float) -> None:
 ROBOT_SECONDS = 40.0
 
 
-def test_bridge_and_policy_drive_a_fake_ros2_control_robot(tiny_checkpoint, loopback_dds):
+def test_bridge_and_policy_drive_a_fake_ros2_control_robot(tiny_checkpoint, loopback_dds, stop_process):
     pytest.importorskip("cyclonedds", reason="cyclonedds is not installed; DDS not tested")
     from deepmimic_policy.nodes.policy_node import PolicyNode
     from deepmimic_sim.nodes.reference_motion_node import ReferenceMotionNode
@@ -298,18 +298,15 @@ def test_bridge_and_policy_drive_a_fake_ros2_control_robot(tiny_checkpoint, loop
         # the watcher may miss a few of the policy's commands).
         sent_data = {tuple(m.data) for m in sent}
         assert sum(tuple(m.data) in sent_data for m in applied) >= len(applied) // 2 > 0
-        assert bridge.joint_states_sub.dropped == 0 and policy.subscriptions["states"].dropped == 0
+        # No state is malformed; on a loaded machine an odometry sample may arrive too late to pair
+        # with its joint states (max_odom_age), and that pair is dropped: allow a few.
+        assert bridge.joint_states_sub.dropped <= max(2, bridge.commands_sent // 10)
+        assert policy.subscriptions["states"].dropped == 0
         assert bridge.commands_sent > 0 and bridge.odom_sent > 0
     finally:
         for node in nodes:
             node.shutdown()
-        if robot.poll() is None:
-            robot.terminate()
-        try:
-            output, _ = robot.communicate(timeout=10)
-        except subprocess.TimeoutExpired:
-            robot.kill()
-            output, _ = robot.communicate()
+        output = stop_process(robot)
     assert "Traceback" not in output, output[-3000:]
 
 
