@@ -6,6 +6,7 @@ import itertools
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -53,3 +54,20 @@ def _stop_process(process: subprocess.Popen) -> str:
 def stop_process():
     """``stop_process(popen) -> output``: end a helper process the test started."""
     return _stop_process
+
+
+def _spin_beside(nodes: list, process: subprocess.Popen, seconds: float, until=lambda: False) -> bool:
+    """Spin ``nodes`` until ``until()`` holds, ``process`` exits or ``seconds`` pass; returns ``until()``."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if until() or process.poll() is not None:
+            return until()
+        for node in nodes:
+            node.spin_once(0.002)
+    return until()
+
+
+@pytest.fixture
+def spin_beside():
+    """``spin_beside(nodes, process, seconds, until)``: spin test-side nodes next to a helper process."""
+    return _spin_beside

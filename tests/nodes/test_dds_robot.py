@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 
 import pytest
 
@@ -19,7 +18,7 @@ import deepmimic_transport as transport
 ROBOT_SECONDS = 25.0  # the robot process stops by itself
 
 
-def test_policy_drives_a_simulator_process(tiny_checkpoint, loopback_dds, stop_process):
+def test_policy_drives_a_simulator_process(tiny_checkpoint, loopback_dds, stop_process, spin_beside):
     robot = subprocess.Popen([sys.executable, "-m", "deepmimic_sim.nodes.simulator_node", "--transport", "dds",
                               "--seconds", str(ROBOT_SECONDS)], env={**loopback_dds, "OMP_NUM_THREADS": "1"},
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -34,13 +33,7 @@ def test_policy_drives_a_simulator_process(tiny_checkpoint, loopback_dds, stop_p
         watcher.create_subscription(sensor_msgs.JointState, "/states", states.append, "sensor_data")
 
         def spin_all(seconds: float, until=lambda: False) -> bool:
-            deadline = time.monotonic() + seconds
-            while time.monotonic() < deadline:
-                if until() or robot.poll() is not None:
-                    return until()
-                for node in nodes:
-                    node.spin_once(0.002)
-            return until()
+            return spin_beside(nodes, robot, seconds, until)
 
         # The robot process starts (imports, model) and its states reach us.
         assert spin_all(20.0, lambda: policy.commands_sent > 0), f"no exchange: {robot.poll()}"

@@ -255,7 +255,7 @@ def fake_robot_main(seconds: float) -> None:
 ROBOT_SECONDS = 40.0
 
 
-def test_bridge_and_policy_drive_a_fake_ros2_control_robot(tiny_checkpoint, loopback_dds, stop_process):
+def test_bridge_and_policy_drive_a_fake_ros2_control_robot(tiny_checkpoint, loopback_dds, stop_process, spin_beside):
     pytest.importorskip("cyclonedds", reason="cyclonedds is not installed; DDS not tested")
     from deepmimic_policy.nodes.policy_node import PolicyNode
     from deepmimic_sim.nodes.reference_motion_node import ReferenceMotionNode
@@ -278,13 +278,7 @@ def test_bridge_and_policy_drive_a_fake_ros2_control_robot(tiny_checkpoint, loop
         watcher.create_subscription(std_msgs.Float64MultiArray, "/fake_robot/applied", applied.append, "reliable")
 
         def spin_all(seconds: float, until=lambda: False) -> bool:
-            deadline = time.monotonic() + seconds
-            while time.monotonic() < deadline:
-                if until() or robot.poll() is not None:
-                    return until()
-                for node in nodes:
-                    node.spin_once(0.002)
-            return until()
+            return spin_beside(nodes, robot, seconds, until)
 
         # The robot process starts (imports, model); its joint states reach the policy through the bridge.
         assert spin_all(30.0, lambda: len(applied) > 0), f"no exchange: robot exit {robot.poll()}"
