@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from deepmimic_sim.actions import actions_to_targets
+from deepmimic_sim.actions import action_offset_scale, actions_to_targets
 from deepmimic_sim.command_hold import CommandHold
 from deepmimic_sim.envs.config import ActionCfg, ImitationEnvCfg, ObservationCfg
 from deepmimic_sim.envs.imitation_env import ImitationEnv
@@ -39,7 +39,8 @@ def test_observation_matches_the_environment(clip, kinematics, future_steps):
             # Actions -> targets agree too (residual: next reference from the clip).
             actions = torch.randn(1, env.num_actions, generator=gen)
             next_ref = clip.hinge_angles(np.float64(ref_time) + env.control_dt)
-            ours_t, _ = actions_to_targets(actions, cfg.action, env.mapping.hinge_ranges(), next_ref)
+            ours_t, _ = actions_to_targets(actions, cfg.action, action_offset_scale(env.mapping.hinge_ranges(), cfg.action),
+                                           next_ref)
             theirs_t, _ = env.actions_to_targets(actions)
             assert torch.allclose(ours_t, theirs_t, atol=1e-5)
             env.step(actions)
@@ -51,7 +52,8 @@ def test_absolute_actions_match_the_environment():
     env = ImitationEnv(ImitationEnvCfg(num_envs=2))
     try:
         actions = torch.tensor([[0.3] * env.num_actions, [float("nan")] + [-2.0] * (env.num_actions - 1)])
-        ours, bad = actions_to_targets(actions, env.cfg.action, env.mapping.hinge_ranges())
+        ours, bad = actions_to_targets(actions, env.cfg.action,
+                                       action_offset_scale(env.mapping.hinge_ranges(), env.cfg.action))
         theirs, bad_env = env.actions_to_targets(actions)
         assert torch.allclose(ours, theirs) and bad == bad_env == 1
     finally:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from deepmimic_sim.actions import actions_to_targets
+from deepmimic_sim.actions import action_offset_scale, actions_to_targets
 from deepmimic_sim.model.joint_mapping import JointMapping
 from deepmimic_sim.reference import ReferenceClip
 from deepmimic_sim.robot_state import RobotKinematics, policy_observation
@@ -92,7 +92,7 @@ class PolicyController:
         cfg = self.policy.experiment.env.action
         if cfg.mode == "residual":
             next_ref = self.clip(clip_name).hinge_angles(np.float64(ref_time) + self.control_dt)
-        targets, _ = actions_to_targets(actions, cfg, self._ranges, next_ref)
+        targets, _ = actions_to_targets(actions, cfg, action_offset_scale(self._ranges, cfg), next_ref)
         return targets[0].double().numpy()
 
     def act_batch(self, observations: np.ndarray) -> np.ndarray:

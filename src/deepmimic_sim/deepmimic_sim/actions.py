@@ -22,14 +22,15 @@ def action_offset_scale(hinge_ranges: np.ndarray, cfg: ActionCfg) -> tuple[torch
     return offset, scale
 
 
-def actions_to_targets(actions: torch.Tensor, cfg: ActionCfg, hinge_ranges: np.ndarray,
+def actions_to_targets(actions: torch.Tensor, cfg: ActionCfg, offset_scale: tuple[torch.Tensor, torch.Tensor],
                        next_reference: torch.Tensor | None = None) -> tuple[torch.Tensor, int]:
     """PD targets of ``actions`` ``(N, H)``, and how many non-finite action values were zeroed.
 
     Args:
         actions: Normalised actions.
         cfg: The action parameterisation the policy was trained with.
-        hinge_ranges: ``(H, 2)`` hinge limits (absolute mode).
+        offset_scale: ``action_offset_scale(hinge_ranges, cfg)``, computed once by the caller and on
+            the actions' device (absolute mode).
         next_reference: Reference hinge angles one control step ahead ``(N, H)`` (residual mode).
 
     Raises:
@@ -42,5 +43,5 @@ def actions_to_targets(actions: torch.Tensor, cfg: ActionCfg, hinge_ranges: np.n
         if next_reference is None:
             raise ValueError("residual actions need the reference pose one control step ahead")
         return next_reference.to(torch.float32) + cfg.residual_scale * actions, int(bad.sum())
-    offset, scale = action_offset_scale(hinge_ranges, cfg)
-    return offset.to(actions.device) + scale.to(actions.device) * actions, int(bad.sum())
+    offset, scale = offset_scale
+    return offset + scale * actions, int(bad.sum())

@@ -21,7 +21,7 @@ from deepmimic_mocap import load_character, load_motion
 from deepmimic_mocap import rotations as rot
 from deepmimic_mocap.motion_lib import MotionFrames, MotionLib
 
-from ..actions import actions_to_targets
+from ..actions import action_offset_scale, actions_to_targets
 from ..backends import PhysicsBackend, make_backend
 from ..model.joint_mapping import JointMapping
 from . import metrics
@@ -87,7 +87,8 @@ class ImitationEnv:
         masses = np.array([b.mass if b is not None else 0.0 for b in ch.bodies])
         self._body_mass = self._tensor(masses / masses.sum())
         self._body_com = self._tensor([b.pos if b is not None else np.zeros(3) for b in ch.bodies])
-        self._hinge_ranges = self.mapping.hinge_ranges()
+        self._action_offset_scale = tuple(t.to(self.device) for t in
+                                          action_offset_scale(self.mapping.hinge_ranges(), self.cfg.action))
         self._tracked_joints = self._tensor([t.value in ("spherical", "revolute") for t in sk.joint_types], torch.bool)
         self._durations = self._tensor(self.motion_lib.durations, torch.float64)
         self._wrap = self._tensor(self.motion_lib.loop_wrap, torch.bool)
@@ -137,7 +138,7 @@ class ImitationEnv:
         next_ref = None
         if self.cfg.action.mode == "residual":
             next_ref = self.mapping.hinge_angles(self.reference(steps_ahead=1).local_quat)
-        return actions_to_targets(actions.to(self.device), self.cfg.action, self._hinge_ranges, next_ref)
+        return actions_to_targets(actions.to(self.device), self.cfg.action, self._action_offset_scale, next_ref)
 
     def step(self, actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, dict]:
         """Apply actions for one control step.
