@@ -20,5 +20,6 @@ setup(
     maintainer_email="maintainers@deepmimic.dev",
     description="PPO training, behaviour cloning and policy serving for DeepMimic.",
     license="MIT",
-    entry_points={"console_scripts": ["policy_node = deepmimic_policy.nodes.policy_node:main"]},
+    entry_points={"console_scripts": ["policy_node = deepmimic_policy.nodes.policy_node:main",
+                                    "trainer_node = deepmimic_policy.nodes.trainer_node:main"]},
 )

@@ -14,7 +14,7 @@ setup(
         (f"share/{PACKAGE}", ["package.xml"]),
     ],
     install_requires=["deepmimic_mocap", "deepmimic_transport", "numpy>=1.26", "mujoco>=3.3", "torch>=2.2", "gymnasium>=1.0",
-                      "imageio>=2.31", "imageio-ffmpeg>=0.5", "pillow>=10"],
+                      "imageio>=2.31", "imageio-ffmpeg>=0.5", "pillow>=10", "pyyaml>=6"],
     python_requires=">=3.10",
     zip_safe=False,
     maintainer="DeepMimic maintainers",

@@ -2,7 +2,6 @@
 
 import pytest
 import torch
-
 from deepmimic_sim.envs import ImitationEnv, ImitationEnvCfg
 from deepmimic_sim.envs.config import ActionCfg, TerminationCfg
 
@@ -44,7 +43,8 @@ def test_step_with_reference_targets_tracks_for_a_while():
         rewards.append(reward)
     # PD tracking of the reference for a third of a second keeps the reward high.
     assert float(torch.stack(rewards).mean()) > 0.5
-    assert set(info["log"]) == {"reward/pose", "reward/velocity", "reward/end_effector", "reward/com"}
+    assert set(info["log"]) == {"reward/pose", "reward/velocity", "reward/end_effector", "reward/com",
+                                 "reward/root"}
 
 
 def test_fall_terminates_and_time_limit_truncates():

@@ -8,7 +8,14 @@ import torch
 from deepmimic_mocap import rotations as rot
 from deepmimic_sim.envs import metrics, observations, terminations
 from deepmimic_sim.envs.config import RewardCfg
-from deepmimic_sim.envs.rewards import com_error, end_effector_error, imitation_reward, pose_error, velocity_error
+from deepmimic_sim.envs.rewards import (
+    com_error,
+    end_effector_error,
+    imitation_reward,
+    pose_error,
+    root_error,
+    velocity_error,
+)
 
 NUM_ENVS = 2
 NUM_JOINTS = 3
@@ -23,10 +30,10 @@ def _identity(n: int = NUM_ENVS, j: int = NUM_JOINTS) -> torch.Tensor:
 def test_zero_error_gives_reward_one():
     cfg = RewardCfg()
     errors = {"pose": torch.zeros(NUM_ENVS), "velocity": torch.zeros(NUM_ENVS),
-              "end_effector": torch.zeros(NUM_ENVS), "com": torch.zeros(NUM_ENVS)}
+              "end_effector": torch.zeros(NUM_ENVS), "com": torch.zeros(NUM_ENVS), "root": torch.zeros(NUM_ENVS)}
     reward, terms = imitation_reward(cfg, errors)
-    torch.testing.assert_close(reward, torch.ones(NUM_ENVS))
-    assert set(terms) == {"pose", "velocity", "end_effector", "com"}
+    torch.testing.assert_close(reward, torch.ones(NUM_ENVS))  # the paper's weights sum to 1; root's is 0
+    assert set(terms) == {"pose", "velocity", "end_effector", "com", "root"}
 
 
 def test_pose_error_is_squared_rotation_angle():
@@ -48,6 +55,18 @@ def test_velocity_end_effector_and_com_errors():
     ee[1, :, 0] = 0.1  # every end effector 10 cm off
     torch.testing.assert_close(end_effector_error(ee, torch.zeros_like(ee)), torch.tensor([0.0, 0.04]))
     torch.testing.assert_close(com_error(torch.tensor([[0.0, 0.3, 0.4]]), torch.zeros(1, 3)), torch.tensor([0.25]))
+
+
+def test_root_error_weights_position_rotation_and_velocities():
+    pos_ref, vel_ref = torch.zeros(1, 3), torch.zeros(1, 3)
+    quat_ref = torch.tensor([[1.0, 0.0, 0.0, 0.0]])
+    quat_sim = rot.quat_from_yaw(torch.tensor([0.5]))
+    err = root_error(torch.tensor([[0.3, 0.4, 0.0]]), quat_sim, torch.tensor([[1.0, 0.0, 0.0]]),
+                     torch.tensor([[0.0, 0.0, 2.0]]), pos_ref, quat_ref, vel_ref, vel_ref)
+    # 0.5^2 m^2 + 0.1 * 0.5^2 rad^2 + 0.01 * 1 + 0.001 * 4
+    torch.testing.assert_close(err, torch.tensor([0.25 + 0.025 + 0.01 + 0.004]))
+    _, terms = imitation_reward(RewardCfg(root_weight=0.2), {"root": err})
+    assert math.isclose(float(terms["root"][0]), math.exp(-5.0 * 0.289), rel_tol=1e-6)
 
 
 def test_heading_frame_observation_is_yaw_invariant():

@@ -76,20 +76,27 @@ def test_graph_errors(tmp_path):
         find_graph("no_such_graph")
 
 
-@pytest.mark.parametrize("name", ["deploy"])
+GRAPH_ARGUMENTS = {"deploy": {"clip", "num_envs", "backend", "checkpoint"},
+                   "train": {"config", "num_envs", "backend", "iterations", "run_dir", "resume"}}
+GRAPH_MODULES = {"deploy": {"deepmimic_sim.nodes.reference_motion_node", "deepmimic_sim.nodes.simulator_node",
+                            "deepmimic_policy.nodes.policy_node"},
+                 "train": {"deepmimic_sim.nodes.simulator_node", "deepmimic_policy.nodes.trainer_node"}}
+
+
+@pytest.mark.parametrize("name", sorted(GRAPH_ARGUMENTS))
 def test_project_graphs_parse(name):
     path = find_graph(name)
     assert path.resolve() == REPO / "config" / "graphs" / f"{name}.yaml"
     import yaml
 
     data = yaml.safe_load(path.read_text())
-    assert set(data["arguments"]) >= {"clip", "num_envs", "backend", "checkpoint"}
-    modules = {node["module"] for node in data["nodes"]}
-    assert modules == {"deepmimic_sim.nodes.reference_motion_node", "deepmimic_sim.nodes.simulator_node",
-                       "deepmimic_policy.nodes.policy_node"}
-    if (path.parent / data["parameters_file"]).exists():  # config/deploy.yaml is written with the nodes
-        graph = load_graph(path, {"clip": "run", "num_envs": "8"})
-        assert [n.name for n in graph.nodes] == [node["name"] for node in data["nodes"]]
+    assert set(data["arguments"]) == GRAPH_ARGUMENTS[name]
+    assert {node["module"] for node in data["nodes"]} == GRAPH_MODULES[name]
+    graph = load_graph(path, {"num_envs": "8"})
+    assert [n.name for n in graph.nodes] == [node["name"] for node in data["nodes"]]
+    simulator = next(n for n in graph.nodes if n.name == "simulator")
+    assert simulator.parameters["num_envs"] == 8
+    assert simulator.parameters.get("mode", "deploy") == name
 
 
 def test_separate_processes_prefix_output_and_end_with_the_required_listener(loopback_dds):
@@ -180,27 +187,19 @@ def _load_launch_file(path: Path) -> types.ModuleType:
 
 
 def test_launch_files_import_without_launch():
-    for name in ("deploy",):
+    for name in GRAPH_ARGUMENTS:
         module = _load_launch_file(REPO / "launch" / f"{name}.launch.py")
         assert callable(module.generate_launch_description)
         assert REPO / "config" / "graphs" / f"{name}.yaml" == module.GRAPH
 
 
-@pytest.mark.parametrize("name", ["deploy"])
+@pytest.mark.parametrize("name", sorted(GRAPH_ARGUMENTS))
 def test_launch_files_declare_the_graph_arguments(stub_launch, name):
     module = _load_launch_file(REPO / "launch" / f"{name}.launch.py")
-    if not (module.GRAPH.parent / load_graph_data(module.GRAPH)["parameters_file"]).exists():
-        pytest.skip("config/deploy.yaml is not there yet (written with the nodes)")
     description = module.generate_launch_description()
     assert description.kind == "LaunchDescription"
     declared = [c for c in stub_launch if c.kind == "DeclareLaunchArgument"]
-    assert {c.args[0] for c in declared} >= {"clip", "num_envs", "backend", "checkpoint"}
-
-
-def load_graph_data(path: Path) -> dict:
-    import yaml
-
-    return yaml.safe_load(path.read_text())
+    assert {c.args[0] for c in declared} == GRAPH_ARGUMENTS[name]
 
 
 def test_launch_nodes_equal_graph_specs(stub_launch, monkeypatch):

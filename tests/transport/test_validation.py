@@ -10,6 +10,7 @@ from deepmimic_transport.messages import deepmimic_interfaces, sensor_msgs, std_
 from deepmimic_transport.validation import (
     InvalidMessageError,
     validate_batch,
+    validate_batched_action,
     validate_batched_transition,
     validate_joint_state,
     validate_multiarray,
@@ -57,6 +58,21 @@ def test_reference_frame_and_transition():
     step.truncated = [False]
     with pytest.raises(InvalidMessageError, match="truncated"):
         validate_batched_transition(step)
+    step.truncated = [False, False]
+    step.metric_names, step.metrics = ["joint_rotation_error_rad"], [0.1]  # one row of two
+    with pytest.raises(InvalidMessageError, match="metrics: 1 value"):
+        validate_batched_transition(step)
+
+
+def test_batched_action_sizes():
+    action = deepmimic_interfaces.BatchedAction(num_envs=2, action_dim=3, actions=[0.0] * 6)
+    validate_batched_action(action, num_envs=2, action_dim=3)
+    with pytest.raises(InvalidMessageError, match="2 x 3, expected 4 x 3"):
+        validate_batched_action(action, num_envs=4, action_dim=3)
+    action.actions = [0.0] * 5
+    with pytest.raises(InvalidMessageError, match="actions: 5"):
+        validate_batched_action(action, num_envs=2, action_dim=3)
+    validate_batched_action(deepmimic_interfaces.BatchedAction(reset=True), num_envs=2, action_dim=3)
 
 
 def test_batch_reshapes_row_major():

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -62,14 +63,19 @@ class IterationStats:
 
 
 class Trainer:
-    """Builds the environment and PPO from an ``ExperimentCfg`` and trains, checkpointing to ``run_dir``."""
+    """Builds the environment and PPO from an ``ExperimentCfg`` and trains, checkpointing to ``run_dir``.
 
-    def __init__(self, cfg: ExperimentCfg, run_dir: str | Path, device: str = "cpu") -> None:
+    ``env`` replaces the environment built from ``cfg.env``: the trainer node passes a
+    ``RemoteImitationEnv`` whose environments live in a simulator node.
+    """
+
+    def __init__(self, cfg: ExperimentCfg, run_dir: str | Path, device: str = "cpu",
+                 env: ImitationEnv | Any | None = None) -> None:
         self.cfg, self.run_dir, self.device = cfg, Path(run_dir), device
         torch.manual_seed(cfg.train.seed)
         np.random.seed(cfg.train.seed)
         cfg.env.seed = cfg.train.seed
-        self.env = ImitationEnv(cfg.env)
+        self.env = env if env is not None else ImitationEnv(cfg.env)
         self.env.record_tracking = True
         self.vecenv = RslRlVecEnv(self.env)
         self.alg: PPO = PPO.construct_algorithm(self.vecenv.get_observations(), self.vecenv, cfg.train.to_rsl_rl(),
@@ -159,6 +165,31 @@ class Trainer:
                   **stats.summary(self.env.control_dt), **{f"loss/{k}": v for k, v in losses.items()}}
         self._log(record)
         return record
+
+    def run(self, target_iteration: int, on_iteration: Callable[[dict[str, Any]], None] | None = None,
+            on_checkpoint: Callable[[Path], None] | None = None) -> Path:
+        """Train until ``target_iteration``, saving every ``save_interval`` iterations and at the end.
+
+        Args:
+            target_iteration: Iteration to stop at (a resumed run counts from where it was).
+            on_iteration: Called with each iteration's record (progress display).
+            on_checkpoint: Called with each checkpoint's path once it is complete on disk.
+
+        Returns:
+            The final checkpoint.
+        """
+        while self.iteration < target_iteration:
+            record = self.train_iteration()
+            if on_iteration is not None:
+                on_iteration(record)
+            if self.iteration % self.cfg.train.save_interval == 0 and self.iteration < target_iteration:
+                path = self.save()
+                if on_checkpoint is not None:
+                    on_checkpoint(path)
+        path = self.save()
+        if on_checkpoint is not None:
+            on_checkpoint(path)
+        return path
 
     def _log(self, record: dict[str, Any]) -> None:
         with open(self.run_dir / HISTORY_FILE, "a") as handle:

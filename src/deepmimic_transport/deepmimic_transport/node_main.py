@@ -7,7 +7,8 @@ import argparse
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from . import create_node
 from .messages import geometry_msgs
@@ -27,8 +28,11 @@ def pose_arrays(pose: geometry_msgs.Pose) -> tuple[list[float], list[float]]:
     return [p.x, p.y, p.z], [q.w, q.x, q.y, q.z]
 
 
-def run_node(name: str, cls: type, args: list[str] | None = None) -> None:
+def run_node(name: str, cls: Callable[[Any], Any], args: list[str] | None = None) -> None:
     """Create node ``name`` on the chosen transport, wrap it in ``cls`` and spin until interrupted.
+
+    An object with a ``run(timeout_s)`` method (the trainer) is run instead of spun: it drives its
+    own loop, spinning the node as it needs, and the node ends when ``run`` returns.
 
     Command line: ``--transport inprocess|dds|rclpy`` (default: ``$DEEPMIMIC_TRANSPORT``, else rclpy
     when ROS 2 is sourced, else dds), ``--params FILE``, ``--seconds S``, and ROS 2's
@@ -47,8 +51,11 @@ def run_node(name: str, cls: type, args: list[str] | None = None) -> None:
     node = create_node(ros.node_name or name, backend=options.transport, namespace=ros.namespace or "/",
                        parameters=params, remappings=ros.remappings)
     try:
-        cls(node)
-        node.spin(timeout_s=options.seconds)
+        app = cls(node)
+        if hasattr(app, "run"):
+            app.run(timeout_s=options.seconds)
+        else:
+            node.spin(timeout_s=options.seconds)
     except KeyboardInterrupt:
         pass
     finally:

@@ -96,7 +96,7 @@ def validate_reference_frame(msg: object, expected_names: Sequence[str] | None =
 
 
 def validate_batched_transition(msg: object, num_envs: int | None = None, observation_dim: int | None = None) -> None:
-    """deepmimic_interfaces/BatchedTransition: arrays sized by num_envs and observation_dim; finite.
+    """deepmimic_interfaces/BatchedTransition: arrays sized by num_envs, observation_dim and names; finite.
 
     Args:
         msg: A BatchedTransition.
@@ -110,8 +110,25 @@ def validate_batched_transition(msg: object, num_envs: int | None = None, observ
     check_length("observations", msg.observations, msg.num_envs * msg.observation_dim)
     for field in ("rewards", "terminated", "truncated"):
         check_length(field, getattr(msg, field), msg.num_envs)
+    check_length("metrics", msg.metrics, msg.num_envs * len(msg.metric_names))
+    check_length("log_values", msg.log_values, len(msg.log_names))
     check_finite("observations", msg.observations)
     check_finite("rewards", msg.rewards)
+
+
+def validate_batched_action(msg: object, num_envs: int, action_dim: int) -> None:
+    """deepmimic_interfaces/BatchedAction: a reset, an observe-only request (no actions), or
+    ``num_envs x action_dim`` actions (NaN allowed).
+
+    Non-finite actions are not rejected here: the environment zeroes and counts them, as it does
+    for a policy in the same process.
+    """
+    if msg.reset or (msg.num_envs == msg.action_dim == 0 and len(msg.actions) == 0):
+        return
+    if (msg.num_envs, msg.action_dim) != (num_envs, action_dim):
+        raise InvalidMessageError(f"num_envs x action_dim: {msg.num_envs} x {msg.action_dim}, "
+                                  f"expected {num_envs} x {action_dim}")
+    check_length("actions", msg.actions, num_envs * action_dim)
 
 
 def validate_batch(field: str, values: Sequence[float], rows: int, columns: int) -> np.ndarray:

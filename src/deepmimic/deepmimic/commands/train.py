@@ -31,10 +31,9 @@ def _postfix(record: dict) -> dict:
 
 def run_train(args: argparse.Namespace) -> int:
     """Train, checkpoint every ``save_interval`` iterations, then evaluate the final policy."""
-    from tqdm import tqdm
-
     from deepmimic_policy.config import load_experiment
     from deepmimic_policy.trainer import Trainer
+    from tqdm import tqdm
 
     cfg = load_experiment(args.config)
     if args.num_envs:
@@ -48,13 +47,11 @@ def run_train(args: argparse.Namespace) -> int:
         print(f"resumed {run_dir} at iteration {trainer.iteration} ({trainer.samples} samples)")
     try:
         with tqdm(total=target, initial=trainer.iteration, unit="it", desc=run_dir.name, dynamic_ncols=True) as bar:
-            while trainer.iteration < target:
-                record = trainer.train_iteration()
+            def show(record: dict) -> None:
                 bar.update(1)
                 bar.set_postfix(_postfix(record))
-                if trainer.iteration % cfg.train.save_interval == 0:
-                    trainer.save()
-        checkpoint = trainer.save()
+
+            checkpoint = trainer.run(target, on_iteration=show)
     finally:
         trainer.close()
     print(f"checkpoint {checkpoint}: {trainer.samples} samples in {trainer.wall_s / 60:.1f} min")

@@ -8,7 +8,8 @@ order of ``states``). The reference's clip time is moved to the state's stamp. M
 wrongly named messages are dropped (logged, counted). Services: ``compute_action`` (observations ->
 actions, batched) and ``load_policy`` (swap checkpoints; a failing one leaves the old policy).
 
-Parameters: ``checkpoint`` (required), ``device``, ``control_rate`` (Hz, as trained).
+Parameters: ``checkpoint`` (required), ``device``, ``control_rate`` (Hz, as trained),
+``follow_checkpoints`` (load each path the trainer node publishes on ``checkpoints``).
 Start it before the simulator (or call ``reset`` once it is up): then it answers the initial state
 before the first physics step and the graph steps exactly the trajectory ``ImitationEnv`` would.
 """
@@ -16,9 +17,9 @@ before the first physics step and the graph steps exactly the trajectory ``Imita
 from __future__ import annotations
 
 import numpy as np
-from deepmimic_transport.node_main import pose_arrays, run_node
 from deepmimic_sim.robot_state import RootArrays, state_from_arrays
 from deepmimic_transport.messages import deepmimic_interfaces, nav_msgs, sensor_msgs, std_msgs
+from deepmimic_transport.node_main import pose_arrays, run_node
 from deepmimic_transport.validation import (
     InvalidMessageError,
     check_finite,
@@ -58,6 +59,9 @@ class PolicyNode:
         }
         node.create_service(deepmimic_interfaces.ComputeAction, "compute_action", self.on_compute_action)
         node.create_service(deepmimic_interfaces.LoadPolicy, "load_policy", self.on_load_policy)
+        if node.declare_parameter("follow_checkpoints", False):
+            self.subscriptions["checkpoints"] = node.create_subscription(std_msgs.String, "checkpoints",
+                                                                         self.on_checkpoint, "latched")
         node.get_logger().info(f"policy {checkpoint} (iteration {self.controller.policy.iteration})")
 
     def on_reference(self, msg) -> None:
@@ -114,17 +118,25 @@ class PolicyNode:
         response.actions = actions.reshape(-1).tolist()
         return response
 
-    def on_load_policy(self, request, response):
-        """Swap the checkpoint; on failure keep the old one and say why."""
+    def load(self, path: str) -> tuple[bool, str]:
+        """Swap the checkpoint; on failure keep the old one. Returns (success, what happened)."""
         try:
-            policy = self.controller.load(request.path)
+            policy = self.controller.load(path)
         except (CheckpointError, OSError, ValueError) as error:
             self.node.get_logger().error(f"load_policy: kept the current policy: {error}")
-            response.message = str(error)
-            return response
-        response.success, response.message = True, f"loaded {request.path} (iteration {policy.iteration})"
-        self.node.get_logger().info(response.message)
+            return False, str(error)
+        message = f"loaded {path} (iteration {policy.iteration})"
+        self.node.get_logger().info(message)
+        return True, message
+
+    def on_load_policy(self, request, response):
+        """Swap the checkpoint; on failure keep the old one and say why."""
+        response.success, response.message = self.load(request.path)
         return response
+
+    def on_checkpoint(self, msg) -> None:
+        """A new checkpoint from the trainer node."""
+        self.load(msg.data)
 
 
 def main(args: list[str] | None = None) -> None:

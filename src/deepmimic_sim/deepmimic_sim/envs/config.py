@@ -6,7 +6,10 @@ YAML files only override these; unknown keys are errors (``from_dict``).
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields, is_dataclass, replace
+from pathlib import Path
 from typing import Any
+
+import yaml
 
 
 @dataclass
@@ -18,6 +21,8 @@ class RewardCfg:
         velocity_weight, velocity_scale: Local joint angular velocities.
         end_effector_weight, end_effector_scale: Hand and foot positions relative to the root.
         com_weight, com_scale: Centre-of-mass position, world.
+        root_weight, root_scale: Root pose and velocity, world (DeepMimic's released code: weight 0.2,
+            scale 5; off in the paper). Without it nothing rewards staying on the reference's path.
         use_joint_weights: Weight joints by DeepMimic's ``DiffWeight`` instead of equally.
     """
 
@@ -29,6 +34,8 @@ class RewardCfg:
     end_effector_scale: float = 40.0
     com_weight: float = 0.1
     com_scale: float = 10.0
+    root_weight: float = 0.0
+    root_scale: float = 5.0
     use_joint_weights: bool = False
 
 
@@ -137,3 +144,19 @@ def from_dict(cls: type, data: dict[str, Any] | None, where: str = "config", bas
 def to_dict(cfg: Any) -> dict[str, Any]:
     """The resolved configuration as plain data (saved next to every run)."""
     return asdict(cfg)
+
+
+def load_env_config(path: str | Path) -> ImitationEnvCfg:
+    """The ``env`` section of an experiment YAML, after its ``base:`` file (as ``load_experiment`` reads it).
+
+    For processes that build only the environment (the simulator node in train mode).
+    """
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except (OSError, yaml.YAMLError) as err:
+        raise ValueError(f"{path}: cannot read the experiment file: {err}") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: expected a mapping with 'env' and 'train'")
+    base = load_env_config(path.parent / data["base"]) if "base" in data else None
+    return from_dict(ImitationEnvCfg, data.get("env") or {}, where=f"{path}: env", base=base)

@@ -24,10 +24,8 @@ from deepmimic_mocap.motion_lib import MotionFrames, MotionLib
 from ..actions import action_offset_scale, actions_to_targets
 from ..backends import PhysicsBackend, make_backend
 from ..model.joint_mapping import JointMapping
-from . import metrics
+from . import metrics, rewards, terminations
 from . import observations as obs_fn
-from . import rewards
-from . import terminations
 from .config import ImitationEnvCfg
 
 
@@ -217,6 +215,9 @@ class ImitationEnv:
             "velocity": rewards.velocity_error(self.sim_local_ang_vel(), ref_ang_vel, self._joint_weights),
             "end_effector": rewards.end_effector_error(sim_pos[:, ee] - sim_pos[:, :1], ref_pos[:, ee] - ref_pos[:, :1]),
             "com": rewards.com_error(self.backend.com_pos_w.float(), self._reference_com(ref_pos, ref_quat)),
+            "root": rewards.root_error(sim_pos[:, 0], self.backend.body_quat_w[:, 0].float(),
+                                       self.backend.body_lin_vel_w[:, 0].float(), self.backend.body_ang_vel_w[:, 0].float(),
+                                       ref.root_pos, ref.root_quat, ref.root_lin_vel, ref.root_ang_vel),
         }
         reward, terms = rewards.imitation_reward(self.cfg.reward, errors)
         return reward, terms, ref_pos

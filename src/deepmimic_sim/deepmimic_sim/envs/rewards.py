@@ -39,8 +39,21 @@ def com_error(com_sim: torch.Tensor, com_ref: torch.Tensor) -> torch.Tensor:
     return torch.sum((com_sim - com_ref) ** 2, dim=-1)
 
 
+def root_error(root_pos_sim: torch.Tensor, root_quat_sim: torch.Tensor, root_lin_vel_sim: torch.Tensor,
+               root_ang_vel_sim: torch.Tensor, root_pos_ref: torch.Tensor, root_quat_ref: torch.Tensor,
+               root_lin_vel_ref: torch.Tensor, root_ang_vel_ref: torch.Tensor) -> torch.Tensor:
+    """DeepMimic's released root error ``|dp|^2 + 0.1 theta^2 + 0.01 |dv|^2 + 0.001 |dw|^2``, world frame.
+
+    Positions ``(N, 3)``, rotations ``(N, 4)``, velocities ``(N, 3)``.
+    """
+    angle = rot.quat_angle_between(root_quat_ref, root_quat_sim)
+    return (torch.sum((root_pos_sim - root_pos_ref) ** 2, dim=-1) + 0.1 * angle * angle
+            + 0.01 * torch.sum((root_lin_vel_sim - root_lin_vel_ref) ** 2, dim=-1)
+            + 0.001 * torch.sum((root_ang_vel_sim - root_ang_vel_ref) ** 2, dim=-1))
+
+
 def imitation_reward(cfg: RewardCfg, errors: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-    """Weighted sum of ``exp(-scale * error)`` over the terms ``pose``, ``velocity``, ``end_effector``, ``com``.
+    """Weighted sum of ``exp(-scale * error)`` over the terms ``pose``, ``velocity``, ``end_effector``, ``com``, ``root``.
 
     Returns:
         The reward (``(N,)``) and each term's ``exp(-scale * error)`` by name.

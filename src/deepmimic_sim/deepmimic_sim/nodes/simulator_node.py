@@ -1,4 +1,6 @@
-"""Simulator node (deploy mode): one real-time MuJoCo character driven like a robot.
+"""Simulator node. Parameter ``mode``: ``deploy`` (below) or ``train`` (``train_simulator``).
+
+Deploy mode: one real-time MuJoCo character driven like a robot.
 
 Topics: publishes ``states`` (sensor_msgs/JointState: hinge names, positions, velocities, efforts
 = actuator torques) and ``odom`` (nav_msgs/Odometry: root pose in ``frame_id``, twist in the root
@@ -9,15 +11,15 @@ ros2_control's forward_command_controller). Wrong-sized or non-finite commands a
 (logged, counted). Service ``reset`` (deepmimic_interfaces/Reset; env 0 only).
 
 After ``command_timeout`` s without a command the targets ramp over ``ramp_time`` s to the pose
-at timeout and hold it (``deepmimic_sim.command_hold``). Train mode (batched) is not here.
+at timeout and hold it (``deepmimic_sim.command_hold``).
 """
 
 from __future__ import annotations
 
 import numpy as np
 import torch
-from deepmimic_transport.node_main import pose_msg, run_node
 from deepmimic_transport.messages import builtin_interfaces, deepmimic_interfaces, nav_msgs, sensor_msgs, std_msgs
+from deepmimic_transport.node_main import pose_msg, run_node
 from deepmimic_transport.validation import InvalidMessageError, check_length, validate_multiarray
 
 import deepmimic_transport as transport
@@ -26,6 +28,7 @@ from ..backends.mujoco_cpu import MujocoCpuBackend
 from ..command_hold import CommandHold
 from ..reference import ReferenceClip
 from ..robot_state import root_arrays
+from .train_simulator import TrainSimulatorNode
 
 
 class SimulatorNode:
@@ -114,9 +117,17 @@ class SimulatorNode:
         return response
 
 
+def make_simulator(node: transport.Node) -> SimulatorNode | TrainSimulatorNode:
+    """The deploy-mode or train-mode simulator, by the ``mode`` parameter."""
+    mode = node.declare_parameter("mode", "deploy")
+    if mode not in ("deploy", "train"):
+        raise ValueError(f"mode must be 'deploy' or 'train', got {mode!r}")
+    return TrainSimulatorNode(node) if mode == "train" else SimulatorNode(node)
+
+
 def main(args: list[str] | None = None) -> None:
     """Run the node: ``simulator_node [--transport dds|inprocess|rclpy] [--params deploy.yaml] [--seconds S]``."""
-    run_node("simulator", SimulatorNode, args)
+    run_node("simulator", make_simulator, args)
 
 
 if __name__ == "__main__":

@@ -33,17 +33,37 @@ class ReferenceFrame(IdlStruct, typename=dds_type_name(f"{PACKAGE}/msg/Reference
 
 
 @dataclass
+class BatchedAction(IdlStruct, typename=dds_type_name(f"{PACKAGE}/msg/BatchedAction")):
+    """Actions for every environment, or a reset request (trainer node -> simulator node, train mode)."""
+
+    header: Header = field(default_factory=Header)
+    step: idl.uint64 = 0
+    reset: bool = False
+    num_envs: idl.uint32 = 0
+    action_dim: idl.uint32 = 0
+    actions: idl.sequence[idl.float32] = field(default_factory=list)
+
+
+@dataclass
 class BatchedTransition(IdlStruct, typename=dds_type_name(f"{PACKAGE}/msg/BatchedTransition")):
-    """One control step of all environments (simulator node -> trainer node, train mode)."""
+    """One control step of all environments, answering one BatchedAction (simulator node -> trainer node)."""
 
     header: Header = field(default_factory=Header)
     step: idl.uint64 = 0
     num_envs: idl.uint32 = 0
     observation_dim: idl.uint32 = 0
+    action_dim: idl.uint32 = 0
+    control_dt: idl.float64 = 0.0
     observations: idl.sequence[idl.float32] = field(default_factory=list)
     rewards: idl.sequence[idl.float32] = field(default_factory=list)
     terminated: idl.sequence[bool] = field(default_factory=list)
     truncated: idl.sequence[bool] = field(default_factory=list)
+    finished_episode_steps: idl.sequence[idl.uint32] = field(default_factory=list)
+    diverged: idl.uint32 = 0
+    metric_names: idl.sequence[str] = field(default_factory=list)
+    metrics: idl.sequence[idl.float32] = field(default_factory=list)
+    log_names: idl.sequence[str] = field(default_factory=list)
+    log_values: idl.sequence[idl.float32] = field(default_factory=list)
 
 
 @dataclass
