@@ -15,6 +15,7 @@ setup(
     ],
     install_requires=["deepmimic_mocap", "deepmimic_transport", "numpy>=1.26", "mujoco>=3.3", "torch>=2.2", "gymnasium>=1.0",
                       "imageio>=2.31", "imageio-ffmpeg>=0.5", "pillow>=10", "pyyaml>=6"],
+    extras_require={"warp": ["mujoco-warp>=4.0"]},  # the mujoco_warp backend (GPU, or Warp's CPU device)
     python_requires=">=3.10",
     zip_safe=False,
     maintainer="DeepMimic maintainers",

@@ -50,7 +50,7 @@ class RemoteImitationEnv:
         self._first: deepmimic_interfaces.BatchedTransition | None = None
         self.obs = self._request(None)[0]  # observe only: the simulator's environments start as they are
         self.num_envs, self.num_obs = self.obs.shape
-        self.num_actions = int(self._first.action_dim)
+        self.num_actions = self._first.action_dim
         self.control_dt = float(self._first.control_dt)
         self.max_episode_steps = int(round(cfg.termination.episode_length_s / self.control_dt))
         self.episode_steps = torch.zeros(self.num_envs, dtype=torch.long)
@@ -84,7 +84,8 @@ class RemoteImitationEnv:
     def step(self, actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, dict]:
         """One control step of every environment (``ImitationEnv.step``'s results, without ``final_obs``)."""
         if actions.shape != (self.num_envs, self.num_actions):
-            raise ValueError(f"actions must have shape ({self.num_envs}, {self.num_actions}), got {tuple(actions.shape)}")
+            raise ValueError(f"actions must have shape ({self.num_envs}, {self.num_actions}), "
+                             f"got {tuple(actions.shape)}")
         obs, reward, terminated, truncated, info = self._request(actions)
         self.episode_steps += 1
         self.episode_steps[terminated | truncated] = 0

@@ -14,6 +14,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     train.add_argument("--iterations", type=int, help="train until this many iterations (default: the config's)")
     train.add_argument("--num-envs", type=int, help="override env.num_envs")
     train.add_argument("--seed", type=int, help="override train.seed")
+    train.add_argument("--backend", help="override env.backend (mujoco, mujoco_warp)")
+    train.add_argument("--device", help="torch/Warp device of the environment and the networks (cpu, cuda)")
     train.add_argument("--resume", action="store_true", help="continue from the run folder's newest checkpoint")
     train.add_argument("--no-eval", action="store_true", help="skip the evaluation at the end")
     train.add_argument("--eval-seconds", type=float, default=20.0, help="length of the final evaluation")
@@ -40,9 +42,13 @@ def run_train(args: argparse.Namespace) -> int:
         cfg.env.num_envs = args.num_envs
     if args.seed is not None:
         cfg.train.seed = args.seed
+    if args.backend:
+        cfg.env.backend = args.backend
+    if args.device:
+        cfg.env.device = args.device
     run_dir = Path(args.run_dir or Path("runs") / Path(args.config).stem)
     target = args.iterations or cfg.train.max_iterations
-    trainer = Trainer(cfg, run_dir)
+    trainer = Trainer(cfg, run_dir, device=cfg.env.device)
     if args.resume and trainer.resume():
         print(f"resumed {run_dir} at iteration {trainer.iteration} ({trainer.samples} samples)")
     try:

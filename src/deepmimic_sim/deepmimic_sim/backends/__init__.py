@@ -10,6 +10,8 @@ from .base import PhysicsBackend
 
 BACKENDS: dict[str, str] = {
     "mujoco": "deepmimic_sim.backends.mujoco_cpu:MujocoCpuBackend",
+    "mujoco_warp": "deepmimic_sim.backends.mujoco_warp:MujocoWarpBackend",
+    "isaacgym": "deepmimic_sim.backends.isaacgym:IsaacGymBackend",  # written, not run (no Isaac Gym here)
 }
 
 

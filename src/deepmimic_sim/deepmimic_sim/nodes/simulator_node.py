@@ -24,7 +24,7 @@ from deepmimic_transport.validation import InvalidMessageError, check_length, va
 
 import deepmimic_transport as transport
 
-from ..backends.mujoco_cpu import MujocoCpuBackend
+from ..backends import make_backend
 from ..command_hold import CommandHold
 from ..reference import ReferenceClip
 from ..robot_state import root_arrays
@@ -43,7 +43,8 @@ class SimulatorNode:
         timeout = float(node.declare_parameter("command_timeout", 0.5))
         ramp = float(node.declare_parameter("ramp_time", 1.0))
         self.frame_id = node.declare_parameter("frame_id", "world")
-        self.backend = MujocoCpuBackend(character, num_envs=1, substeps=substeps, nthread=0)
+        backend = node.declare_parameter("backend", "mujoco")
+        self.backend = make_backend(backend, character=character, num_envs=1, substeps=substeps)
         self.hinge_names = list(self.backend.hinge_names)
         self.joint_names = list(node.declare_parameter("joint_names", self.hinge_names))
         if self.joint_names != self.hinge_names:
@@ -83,7 +84,7 @@ class SimulatorNode:
     def on_step(self) -> None:
         """One control step with the held (or ramped) targets, then publish."""
         now = self.node.now()
-        positions = self.backend.qpos[0, 7:].numpy()
+        positions = self.backend.qpos[0, 7:].double().cpu().numpy()
         targets = self.hold.targets(now, positions)
         self.last_targets = targets
         self.backend.step(torch.from_numpy(targets)[None])
@@ -92,11 +93,11 @@ class SimulatorNode:
 
     def publish_state(self, now: float) -> None:
         """``states`` and ``odom`` of the current state, stamped ``now``."""
-        qpos, qvel = self.backend.qpos[0].numpy(), self.backend.qvel[0].numpy()
+        qpos, qvel = (self.backend.qpos[0].double().cpu().numpy(), self.backend.qvel[0].double().cpu().numpy())
         stamp = builtin_interfaces.Time.from_seconds(now)
         states = sensor_msgs.JointState(name=self.joint_names, position=qpos[7:].tolist(),
                                         velocity=qvel[6:].tolist(),
-                                        effort=self.backend.actuator_force[0].numpy().tolist())
+                                        effort=self.backend.actuator_force[0].double().cpu().numpy().tolist())
         states.header.stamp, states.header.frame_id = stamp, self.frame_id
         root = root_arrays(qpos, qvel)
         odom = nav_msgs.Odometry(child_frame_id=self.child_frame_id)
