@@ -46,7 +46,8 @@ def test_data_flows_through_the_graph(graph):
     _, frames = listen(bus, "/reference", deepmimic_interfaces.ReferenceFrame)
     _, commands = listen(bus, "/commands", std_msgs.Float64MultiArray)
     bus.run_for(2.0)
-    assert simulator.steps == pytest.approx(60, abs=1)
+    # The simulator stood still until the policy's first command (it came up last: two ticks).
+    assert 58 <= simulator.steps <= 60
     assert len(states) >= 59 and len(frames) >= 59
     assert policy.commands_sent >= 58 and len(commands) >= 58
     assert all(len(c.data) == 28 and np.isfinite(c.data).all() for c in commands)
@@ -163,7 +164,7 @@ def test_graph_reproduces_the_training_environment(tiny_checkpoint):
         env.start_times[0], env.episode_steps[0], env.motion_ids[0] = 0.0, 0, 0
         qpos, qvel = ReferenceClip("walk").state(0.0)
         env.backend.reset(torch.zeros(1, dtype=torch.long), torch.from_numpy(qpos), torch.from_numpy(qvel))
-        obs = env._observe(env.reference())
+        obs = env._observe()
         for _ in range(20):
             obs, *_ = env.step(net.act(obs))
             bus.run_for(DT)
@@ -173,3 +174,27 @@ def test_graph_reproduces_the_training_environment(tiny_checkpoint):
             wrapper.node.shutdown()
         simulator.backend.close()
         env.backend.close()
+
+
+def test_simulator_waits_for_the_policy_in_the_reference_pose(tiny_checkpoint):
+    """Started after the reference and before the policy: it stands still in the reference's current pose."""
+    from deepmimic_sim.reference import ReferenceClip
+
+    bus = Bus(clock=ManualClock())
+    reference = make(bus, "reference_motion", ReferenceMotionNode, motion="walk")
+    bus.run_for(1.0)  # the reference node is one second into the clip
+    simulator = make(bus, "simulator", SimulatorNode, motion="walk", initial_state="reference")
+    policy = None
+    try:
+        bus.run_for(0.5)
+        assert simulator.steps == 0 and simulator.waiting
+        expected, _ = ReferenceClip("walk").state(1.5)
+        np.testing.assert_allclose(simulator.backend.qpos.numpy(), expected, atol=1e-6)
+        policy = make(bus, "policy", PolicyNode, checkpoint=str(tiny_checkpoint))
+        bus.run_for(0.5)
+        assert not simulator.waiting and simulator.steps >= 13 and policy.commands_sent >= 14
+    finally:
+        for wrapper in (reference, simulator, policy):
+            if wrapper is not None:
+                wrapper.node.shutdown()
+        simulator.backend.close()

@@ -76,7 +76,7 @@ def test_graph_errors(tmp_path):
         find_graph("no_such_graph")
 
 
-GRAPH_ARGUMENTS = {"deploy": {"clip", "num_envs", "backend", "checkpoint"},
+GRAPH_ARGUMENTS = {"deploy": {"clip", "num_envs", "backend", "checkpoint", "simulate"},
                    "train": {"config", "num_envs", "backend", "iterations", "run_dir", "resume"}}
 GRAPH_MODULES = {"deploy": {"deepmimic_sim.nodes.reference_motion_node", "deepmimic_sim.nodes.simulator_node",
                             "deepmimic_policy.nodes.policy_node"},
@@ -97,6 +97,13 @@ def test_project_graphs_parse(name):
     simulator = next(n for n in graph.nodes if n.name == "simulator")
     assert simulator.parameters["num_envs"] == 8
     assert simulator.parameters.get("mode", "deploy") == name
+
+
+def test_deploy_graph_without_the_simulator_for_a_robot():
+    graph = load_graph(find_graph("deploy"), {"simulate": "false"})
+    assert [n.name for n in graph.nodes] == ["policy", "reference_motion"]
+    with pytest.raises(GraphError, match="enabled must be true or false"):
+        load_graph(find_graph("deploy"), {"simulate": "maybe"})
 
 
 def test_separate_processes_prefix_output_and_end_with_the_required_listener(loopback_dds):

@@ -21,6 +21,8 @@ cannot disagree. The format::
         remappings: {reference: /reference} # optional, from: to
         robot: false                     # true: the node a real robot's driver replaces
         required: false                  # true: when it exits, the whole launch stops
+        enabled: $(arg simulate)         # optional: false leaves the node out (e.g. the simulator
+                                         #   when a robot driver provides its topics)
 
 ``$(arg NAME)`` is replaced by the argument's value anywhere in a string; a value that is exactly one
 ``$(arg NAME)`` takes the argument's YAML type (``64`` -> 64, ``true`` -> True). Unknown keys and
@@ -40,7 +42,7 @@ import yaml
 
 GRAPH_KEYS = {"description", "composed", "arguments", "parameters_file", "nodes"}
 NODE_KEYS = {"name", "package", "executable", "module", "namespace", "parameters_file", "section", "parameters",
-             "remappings", "robot", "required"}
+             "remappings", "robot", "required", "enabled"}
 _ARG = re.compile(r"\$\(arg ([A-Za-z_][A-Za-z0-9_]*)\)")
 
 
@@ -229,6 +231,11 @@ def load_graph(path: str | Path, overrides: Mapping[str, Any] | None = None) -> 
         if missing:
             raise GraphError(f"{where}: missing {', '.join(missing)}")
         node = substitute(raw, values, where)
+        enabled = node.get("enabled", True)
+        if not isinstance(enabled, bool):
+            raise GraphError(f"{where}: enabled must be true or false, got {enabled!r}")
+        if not enabled:
+            continue
         file_text = node.get("parameters_file", graph_file)
         file = (path.parent / file_text).resolve() if file_text else None
         namespace = node.get("namespace") or "/"

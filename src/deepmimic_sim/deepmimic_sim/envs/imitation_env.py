@@ -95,9 +95,12 @@ class ImitationEnv:
     def _times(self, steps_ahead: int = 0) -> torch.Tensor:
         return self.start_times + (self.episode_steps + steps_ahead).double() * self.control_dt
 
-    def reference(self, steps_ahead: int = 0) -> MotionFrames:
-        """Reference state of every environment ``steps_ahead`` control steps from now."""
-        return self.motion_lib.get_frames(self.motion_ids, self._times(steps_ahead).float())
+    def reference(self, steps_ahead: int = 0, env_ids: torch.Tensor | None = None) -> MotionFrames:
+        """Reference state ``steps_ahead`` control steps from now, of every environment or of ``env_ids``."""
+        motion_ids, times = self.motion_ids, self._times(steps_ahead)
+        if env_ids is not None:
+            motion_ids, times = motion_ids[env_ids], times[env_ids]
+        return self.motion_lib.get_frames(motion_ids, times.float())
 
     def _reference_state(self, frames: MotionFrames) -> tuple[torch.Tensor, torch.Tensor]:
         hinge = self.mapping.hinge_angles(frames.local_quat)
@@ -111,9 +114,13 @@ class ImitationEnv:
         """Reference state initialisation of ``env_ids`` (all when ``None``); returns all observations."""
         if env_ids is None:
             env_ids = torch.arange(self.num_envs, device=self.device)
-        if len(env_ids):
+        if len(env_ids) == self.num_envs or not hasattr(self, "obs"):
+            if len(env_ids):
+                self._initialise(env_ids)
+            self.obs = self._observe()
+        elif len(env_ids):
             self._initialise(env_ids)
-        self.obs = self._observe(self.reference())
+            self.obs[env_ids] = self._observe(env_ids)  # only the reset rows change
         return self.obs
 
     def _initialise(self, env_ids: torch.Tensor) -> None:
@@ -163,11 +170,11 @@ class ImitationEnv:
         truncated = self._truncated() & ~terminated
         reward = torch.where(diverged, torch.zeros_like(reward), reward)
         done = terminated | truncated
-        tracking = self.tracking_errors(ref) if self.record_tracking else None
+        tracking = self.tracking_errors(ref, ref_body_pos) if self.record_tracking else None
         info = {"tracking": tracking, "time_outs": truncated, "terminated": terminated, "diverged": int(diverged.sum()),
                 "nonfinite_actions": nonfinite, "episode_steps": self.episode_steps[done].clone(),
                 "log": {f"reward/{k}": v.mean() for k, v in terms.items()}}
-        self.obs = self._observe(ref)
+        self.obs = self._observe()
         done_ids = torch.nonzero(done).flatten()
         info["done_ids"] = done_ids
         if self.auto_reset and len(done_ids):
@@ -188,10 +195,14 @@ class ImitationEnv:
         rel = rot.quat_rotate_inverse(quat_w, ang_w - ang_w[:, self._parents])
         return torch.cat([ang_w[:, :1], rel[:, 1:]], dim=1)
 
-    def tracking_errors(self, ref: MotionFrames | None = None) -> dict[str, torch.Tensor]:
-        """Tracking metrics of every environment now (see ``metrics``). Each: ``(num_envs,)``."""
+    def tracking_errors(self, ref: MotionFrames | None = None, ref_pos: torch.Tensor | None = None,
+                        ) -> dict[str, torch.Tensor]:
+        """Tracking metrics of every environment now (see ``metrics``). Each: ``(num_envs,)``.
+
+        ``ref_pos``: the reference's body positions when the caller has them (saves a second FK).
+        """
         ref = ref if ref is not None else self.reference()
-        ref_pos = self.motion_lib.body_pos(ref)
+        ref_pos = ref_pos if ref_pos is not None else self.motion_lib.body_pos(ref)
         sim_pos = self.backend.body_pos_w.float()
         return {
             "joint_rotation_error_rad": metrics.joint_rotation_error(self.sim_local_quat(), ref.local_quat,
@@ -235,9 +246,13 @@ class ImitationEnv:
         clip_over = ~self._wrap[self.motion_ids] & (self._times() >= self._durations[self.motion_ids])
         return (self.episode_steps >= self.max_episode_steps) | clip_over
 
-    def _observe(self, ref: MotionFrames) -> torch.Tensor:
-        b = self.backend
-        phase = self.motion_lib.phase(self.motion_ids, self._times().float()) if self.cfg.observation.phase else None
-        future = [self.motion_lib.body_pose(self.reference(steps_ahead=k)) for k in self.cfg.observation.future_steps]
-        return obs_fn.policy_observation(b.body_pos_w.float(), b.body_quat_w.float(), b.body_lin_vel_w.float(),
-                                         b.body_ang_vel_w.float(), phase, future)
+    def _observe(self, env_ids: torch.Tensor | None = None) -> torch.Tensor:
+        """Observations of every environment, or of ``env_ids`` only (after a partial reset)."""
+        b, rows = self.backend, (slice(None) if env_ids is None else env_ids)
+        phase = None
+        if self.cfg.observation.phase:
+            phase = self.motion_lib.phase(self.motion_ids[rows], self._times()[rows].float())
+        future = [self.motion_lib.body_pose(self.reference(steps_ahead=k, env_ids=env_ids))
+                  for k in self.cfg.observation.future_steps]
+        return obs_fn.policy_observation(b.body_pos_w[rows].float(), b.body_quat_w[rows].float(),
+                                         b.body_lin_vel_w[rows].float(), b.body_ang_vel_w[rows].float(), phase, future)

@@ -10,7 +10,12 @@ rad, one per hinge in the order of the ``joint_names`` parameter = the model's h
 ros2_control's forward_command_controller). Wrong-sized or non-finite commands are dropped
 (logged, counted). Service ``reset`` (deepmimic_interfaces/Reset; env 0 only).
 
-After ``command_timeout`` s without a command the targets ramp over ``ramp_time`` s to the pose
+With ``wait_for_command`` (default) the physics stands still after start-up and after ``reset``
+until the first command arrives; the node keeps publishing that state every control period, so a
+policy started later answers it and the first physics step already follows the policy (no race
+between processes starting). With ``initial_state: reference`` the waiting character is also
+kept in the pose of the latest ``reference`` frame (clip time carried to now), so the rollout
+starts in step with the reference node, whenever each process came up. After ``command_timeout`` s without a command the targets ramp over ``ramp_time`` s to the pose
 at timeout and hold it (``deepmimic_sim.command_hold``).
 """
 
@@ -20,7 +25,12 @@ import numpy as np
 import torch
 from deepmimic_transport.messages import builtin_interfaces, deepmimic_interfaces, nav_msgs, sensor_msgs, std_msgs
 from deepmimic_transport.node_main import pose_msg, run_node
-from deepmimic_transport.validation import InvalidMessageError, check_length, validate_multiarray
+from deepmimic_transport.validation import (
+    InvalidMessageError,
+    check_length,
+    validate_multiarray,
+    validate_reference_frame,
+)
 
 import deepmimic_transport as transport
 
@@ -43,6 +53,7 @@ class SimulatorNode:
         timeout = float(node.declare_parameter("command_timeout", 0.5))
         ramp = float(node.declare_parameter("ramp_time", 1.0))
         self.frame_id = node.declare_parameter("frame_id", "world")
+        self.wait_for_command = bool(node.declare_parameter("wait_for_command", True))
         backend = node.declare_parameter("backend", "mujoco")
         self.backend = make_backend(backend, character=character, num_envs=1, substeps=substeps)
         self.hinge_names = list(self.backend.hinge_names)
@@ -57,8 +68,13 @@ class SimulatorNode:
         self.states_pub = node.create_publisher(sensor_msgs.JointState, "states", "sensor_data")
         self.odom_pub = node.create_publisher(nav_msgs.Odometry, "odom", "sensor_data")
         self.commands_sub = node.create_subscription(std_msgs.Float64MultiArray, "commands", self.on_command, "latest")
+        self.reference_frame = None
+        if self.clip is not None:
+            self.reference_sub = node.create_subscription(deepmimic_interfaces.ReferenceFrame, "reference",
+                                                          self.on_reference, "reliable")
         node.create_service(deepmimic_interfaces.Reset, "reset", self.on_reset)
         self.steps = 0
+        self.waiting = False
         self.last_targets = None
         self.reset_state()
         self.timer = node.create_timer(self.backend.control_dt, self.on_step)
@@ -73,17 +89,34 @@ class SimulatorNode:
             qpos, qvel = self.backend.model.qpos0[None].copy(), np.zeros((1, self.backend.model.nv))
         self.backend.reset(torch.zeros(1, dtype=torch.long), torch.from_numpy(qpos), torch.from_numpy(qvel))
         self.hold.reset(qpos[0, 7:], self.node.now())
+        self.waiting = self.wait_for_command
         self.publish_state(self.node.now())
+
+    def on_reference(self, msg: deepmimic_interfaces.ReferenceFrame) -> None:
+        """Keep the latest reference frame (used while waiting for the first command)."""
+        validate_reference_frame(msg)
+        self.reference_frame = msg
 
     def on_command(self, msg: std_msgs.Float64MultiArray) -> None:
         """Validate and hold a new command (InvalidMessageError: dropped by the transport)."""
         validate_multiarray(msg)
         check_length("data", msg.data, len(self.joint_names))
         self.hold.command(np.asarray(msg.data, dtype=np.float64), self.node.now())
+        if self.waiting:
+            self.waiting = False
+            self.node.get_logger().info("first command: stepping")
 
     def on_step(self) -> None:
         """One control step with the held (or ramped) targets, then publish."""
         now = self.node.now()
+        if self.waiting:  # standing still until commanded; the state is published again for the policy
+            if self.reference_frame is not None:  # ... in the reference's current pose
+                frame = self.reference_frame
+                qpos, qvel = self.clip.state(frame.clip_time + now - frame.header.stamp.to_seconds())
+                self.backend.reset(torch.zeros(1, dtype=torch.long), torch.from_numpy(qpos), torch.from_numpy(qvel))
+            self.hold.reset(self.backend.qpos[0, 7:].double().cpu().numpy(), now)
+            self.publish_state(now)
+            return
         positions = self.backend.qpos[0, 7:].double().cpu().numpy()
         targets = self.hold.targets(now, positions)
         self.last_targets = targets
