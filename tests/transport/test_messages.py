@@ -19,6 +19,7 @@ import pytest
 pytest.importorskip("cyclonedds", reason="cyclonedds is not installed: pip install cyclonedds")
 pytest.importorskip("rosbags", reason="rosbags (the reference serialiser) is not installed: pip install rosbags")
 
+from cyclonedds.idl import IdlStruct
 from deepmimic_transport.dds_wire import decode, encode, service_wire_type, wrap
 from deepmimic_transport.messages import MESSAGES, SERVICES, fields_of, ros_type_name
 from deepmimic_transport.typehash import rihs01
@@ -153,6 +154,24 @@ def test_service_wire_is_request_header_then_payload(name, store):
     assert encode(wrap(ours, guid, seq)) == _padded(b"\x00\x01\x00\x00" + header + payload)
     wire = service_wire_type(MESSAGES[name])
     assert wire.__idl_typename__ == MESSAGES[name].__idl_typename__  # e.g. pkg::srv::dds_::T_Request_
+
+
+@pytest.mark.parametrize("name", ["deepmimic_interfaces/msg/BatchedAction", "deepmimic_interfaces/msg/BatchedTransition"])
+def test_numpy_cdr_writes_cyclonedds_bytes_from_arrays_and_lists(name, store):
+    """The batched messages write their own CDR (numpy_cdr); with arrays or lists, cyclonedds' bytes."""
+    from deepmimic_transport.messages.numpy_cdr import plain_cdr, writes_numpy
+
+    cls = MESSAGES[name]
+    assert writes_numpy(cls())
+    for seed in range(6):
+        ours, _ = _sample(cls, store, itertools.count(seed))
+        reference = IdlStruct.serialize(ours, use_version_2=False)  # cyclonedds' own writer
+        assert plain_cdr(ours) == reference == ours.serialize(use_version_2=False)
+        as_arrays = dataclasses.replace(ours, **{
+            spec.name: np.asarray(getattr(ours, spec.name), dtype=NUMPY_TYPES[spec.base_type])
+            for spec in fields_of(cls) if spec.kind != "single" and spec.base_type in NUMPY_TYPES})
+        assert plain_cdr(as_arrays) == reference
+        assert decode(cls, encode(as_arrays)) == ours
 
 
 def test_numpy_arrays_are_sent_as_lists_without_touching_the_message():

@@ -30,6 +30,7 @@ from cyclonedds.idl import types as idl
 from cyclonedds.util import duration
 
 from .messages.base import fields_of
+from .messages.numpy_cdr import writes_numpy
 from .qos import Durability, History, QoSProfile, Reliability
 from .typehash import parse_user_data, user_data
 
@@ -108,9 +109,12 @@ def user_data_entries(qos: Qos | None) -> dict[str, str]:
 def prepare(msg: Any) -> Any:
     """``msg`` with NumPy arrays (and other sequences) in array fields turned into lists.
 
-    The message is returned as is when nothing needs converting; otherwise a shallow copy is
-    changed, never the caller's object.
+    The message is returned as is when nothing needs converting, or when it writes its own CDR
+    from NumPy arrays (``messages.numpy_cdr``); otherwise a shallow copy is changed,
+    never the caller's object.
     """
+    if writes_numpy(msg):
+        return msg
     changes = {}
     for spec in fields_of(type(msg)):
         value = getattr(msg, spec.name)

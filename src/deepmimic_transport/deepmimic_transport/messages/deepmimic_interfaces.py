@@ -13,6 +13,7 @@ from cyclonedds.idl import types as idl
 
 from .base import ServiceType, dds_type_name
 from .geometry_msgs import Pose
+from .numpy_cdr import numpy_cdr
 from .std_msgs import Header
 
 PACKAGE = "deepmimic_interfaces"
@@ -32,9 +33,13 @@ class ReferenceFrame(IdlStruct, typename=dds_type_name(f"{PACKAGE}/msg/Reference
     joint_velocities: idl.sequence[idl.float64] = field(default_factory=list)
 
 
+@numpy_cdr
 @dataclass
 class BatchedAction(IdlStruct, typename=dds_type_name(f"{PACKAGE}/msg/BatchedAction")):
-    """Actions for every environment, or a reset request (trainer node -> simulator node, train mode)."""
+    """Actions for every environment, or a reset request (trainer node -> simulator node, train mode).
+
+    Large arrays: written with NumPy (``numpy_cdr``), so ``actions`` may be an ndarray.
+    """
 
     header: Header = field(default_factory=Header)
     step: idl.uint64 = 0
@@ -44,9 +49,13 @@ class BatchedAction(IdlStruct, typename=dds_type_name(f"{PACKAGE}/msg/BatchedAct
     actions: idl.sequence[idl.float32] = field(default_factory=list)
 
 
+@numpy_cdr
 @dataclass
 class BatchedTransition(IdlStruct, typename=dds_type_name(f"{PACKAGE}/msg/BatchedTransition")):
-    """One control step of all environments, answering one BatchedAction (simulator node -> trainer node)."""
+    """One control step of all environments, answering one BatchedAction (simulator node -> trainer node).
+
+    Large arrays: written with NumPy (``numpy_cdr``), so the array fields may be ndarrays.
+    """
 
     header: Header = field(default_factory=Header)
     step: idl.uint64 = 0
