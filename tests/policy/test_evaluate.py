@@ -123,6 +123,10 @@ def test_evaluate_checkpoint(checkpoint, tmp_path):
         assert math.isfinite(metrics[key]) and metrics[key] >= 0.0
     assert 0.0 < metrics["mean_survival_time_s"] <= 1.0 + 1e-6
     assert 3 <= metrics["env_steps"] <= 3 * 30
+    causes = metrics["terminations_by_cause"]
+    assert set(causes) == {"fell", "drifted", "diverged"}
+    ended_early = round((1.0 - metrics["survival"]) * 3)
+    assert max(causes.values()) <= ended_early <= sum(causes.values())  # every early end has a cause
     if video:
         assert result["video_path"] == tmp_path / "eval" / "rollout.mp4" and result["video_path"].stat().st_size > 0
     else:

@@ -116,10 +116,15 @@ class Rollout:
     control_dt: float
     qpos: np.ndarray | None = None
     ref_qpos: np.ndarray | None = None
+    termination_causes: dict[str, int] | None = None
 
-    def summary(self, fail_mpjpe_m: float = FAIL_MPJPE_M) -> dict[str, float]:
-        """``summarise`` of this rollout."""
-        return summarise(self.tracking, self.alive, self.terminated, self.reward, self.control_dt, fail_mpjpe_m)
+    def summary(self, fail_mpjpe_m: float = FAIL_MPJPE_M) -> dict[str, Any]:
+        """``summarise`` of this rollout, plus how many rollouts each termination test ended."""
+        out: dict[str, Any] = summarise(self.tracking, self.alive, self.terminated, self.reward, self.control_dt,
+                                        fail_mpjpe_m)
+        if self.termination_causes is not None:
+            out["terminations_by_cause"] = dict(self.termination_causes)
+        return out
 
 
 def make_eval_env(cfg: ImitationEnvCfg, seconds: float, num_envs: int, seed: int = 0,
@@ -172,7 +177,8 @@ def run_rollout(policy: Policy, env: ImitationEnv, record_env: int | None = 0,
     poses = [_qpos_pair(env, record_env)] if record_env is not None else []
     for t in range(max(1, env.max_episode_steps)):
         _, reward, terminated, truncated, info = env.step(policy.act(policy.observation(env.obs, env.motion_ids)))
-        step = {"reward": reward, "alive": ~ended, "terminated": terminated & ~ended, **info["tracking"]}
+        step = {"reward": reward, "alive": ~ended, "terminated": terminated & ~ended, **info["tracking"],
+                **{f"cause/{k}": v & terminated & ~ended for k, v in info["termination_causes"].items()}}
         steps.append(step)
         if record_env is not None and not ended[record_env]:
             poses.append(_qpos_pair(env, record_env))
@@ -183,8 +189,9 @@ def run_rollout(policy: Policy, env: ImitationEnv, record_env: int | None = 0,
             break
     stacked = {key: torch.stack([s[key] for s in steps]) for key in steps[0]}
     qpos, ref_qpos = (np.stack([p[i] for p in poses]) if poses else None for i in (0, 1))
+    causes = {k.removeprefix("cause/"): int(v.any(dim=0).sum()) for k, v in stacked.items() if k.startswith("cause/")}
     return Rollout({k: stacked[k] for k in TRACKING_KEYS}, stacked["alive"], stacked["terminated"],
-                   stacked["reward"], env.control_dt, qpos, ref_qpos)
+                   stacked["reward"], env.control_dt, qpos, ref_qpos, causes)
 
 
 # ---------------------------------------------------------------------------------------- video

@@ -95,6 +95,9 @@ def run_eval(args: argparse.Namespace) -> int:
     metrics = result["metrics"]
     print(f"{args.checkpoint}: {metrics['rollouts']} rollouts of {args.seconds:g} s")
     print(format_table(metrics))
+    causes = metrics.get("terminations_by_cause") or {}
+    if any(causes.values()):
+        print("early terminations: " + ", ".join(f"{name} {count}" for name, count in causes.items()))
     print(f"metrics: {result['metrics_path']}")
     video = result["video_path"] or f"none ({metrics.get('video_note', 'disabled')})"
     print(f"video:   {video}")

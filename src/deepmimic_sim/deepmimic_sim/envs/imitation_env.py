@@ -158,7 +158,8 @@ class ImitationEnv:
             ``info["done_ids"]`` order); without it nothing is reset. ``info`` holds ``time_outs`` (= truncated),
             ``tracking`` (``tracking_errors()`` before any reset, when ``record_tracking`` is set),
             ``log`` (mean reward terms as ``reward/<term>``), ``diverged`` and ``nonfinite_actions``
-            counts, and ``episode_steps`` of the episodes that ended.
+            counts, ``termination_causes`` (``fell``, ``drifted``, ``diverged``: ``(N,)`` bool each),
+            and ``episode_steps`` of the episodes that ended.
         """
         targets, nonfinite = self.actions_to_targets(actions)
         self.backend.step(targets.double())
@@ -166,12 +167,14 @@ class ImitationEnv:
         ref = self.reference()
         reward, terms, ref_body_pos = self._reward(ref)
         diverged = self.backend.diverged.to(self.device)
-        terminated = self._terminated(ref_body_pos) | diverged
+        causes = {**self._termination_causes(ref_body_pos), "diverged": diverged}
+        terminated = causes["fell"] | causes["drifted"] | diverged
         truncated = self._truncated() & ~terminated
         reward = torch.where(diverged, torch.zeros_like(reward), reward)
         done = terminated | truncated
         tracking = self.tracking_errors(ref, ref_body_pos) if self.record_tracking else None
         info = {"tracking": tracking, "time_outs": truncated, "terminated": terminated, "diverged": int(diverged.sum()),
+                "termination_causes": causes,
                 "nonfinite_actions": nonfinite, "episode_steps": self.episode_steps[done].clone(),
                 "log": {f"reward/{k}": v.mean() for k, v in terms.items()}}
         self.obs = self._observe()
@@ -233,14 +236,17 @@ class ImitationEnv:
         reward, terms = rewards.imitation_reward(self.cfg.reward, errors)
         return reward, terms, ref_pos
 
-    def _terminated(self, ref_body_pos: torch.Tensor) -> torch.Tensor:
+    def _termination_causes(self, ref_body_pos: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Each early-termination test by name (``fell``, ``drifted``), ``(num_envs,)`` bool."""
         term = self.cfg.termination
-        done = torch.zeros(self.num_envs, dtype=torch.bool, device=self.device)
+        none = torch.zeros(self.num_envs, dtype=torch.bool, device=self.device)
+        causes = {"fell": none, "drifted": none}
         if term.fall_contact:
-            done |= terminations.fell(self.backend.ground_contact.to(self.device), self._fall_bodies)
+            causes["fell"] = terminations.fell(self.backend.ground_contact.to(self.device), self._fall_bodies)
         if term.max_body_distance is not None:
-            done |= terminations.drifted(self.backend.body_pos_w.float(), ref_body_pos, term.max_body_distance)
-        return done
+            causes["drifted"] = terminations.drifted(self.backend.body_pos_w.float(), ref_body_pos,
+                                                     term.max_body_distance)
+        return causes
 
     def _truncated(self) -> torch.Tensor:
         clip_over = ~self._wrap[self.motion_ids] & (self._times() >= self._durations[self.motion_ids])
