@@ -221,7 +221,8 @@ class ImitationEnv:
 
     def _reward(self, ref: MotionFrames) -> tuple[torch.Tensor, dict[str, torch.Tensor], torch.Tensor]:
         ref_pos, ref_quat = self.motion_lib.body_pose(ref)
-        sim_pos = self.backend.body_pos_w.float()
+        b = self.backend
+        sim_pos = b.body_pos_w.float()
         ref_ang_vel = torch.cat([ref.root_ang_vel[:, None], ref.joint_ang_vel[:, 1:]], dim=1)
         ee = self._end_effectors
         errors = {
@@ -229,9 +230,9 @@ class ImitationEnv:
             "velocity": rewards.velocity_error(self.sim_local_ang_vel(), ref_ang_vel, self._joint_weights),
             "end_effector": rewards.end_effector_error(sim_pos[:, ee] - sim_pos[:, :1], ref_pos[:, ee] - ref_pos[:, :1]),
             "com": rewards.com_error(self.backend.com_pos_w.float(), self._reference_com(ref_pos, ref_quat)),
-            "root": rewards.root_error(sim_pos[:, 0], self.backend.body_quat_w[:, 0].float(),
-                                       self.backend.body_lin_vel_w[:, 0].float(), self.backend.body_ang_vel_w[:, 0].float(),
-                                       ref.root_pos, ref.root_quat, ref.root_lin_vel, ref.root_ang_vel),
+            "root": rewards.root_error(sim_pos[:, 0], b.body_quat_w[:, 0].float(), b.body_lin_vel_w[:, 0].float(),
+                                       b.body_ang_vel_w[:, 0].float(), ref.root_pos, ref.root_quat,
+                                       ref.root_lin_vel, ref.root_ang_vel),
         }
         reward, terms = rewards.imitation_reward(self.cfg.reward, errors)
         return reward, terms, ref_pos

@@ -53,7 +53,8 @@ def root_error(root_pos_sim: torch.Tensor, root_quat_sim: torch.Tensor, root_lin
 
 
 def imitation_reward(cfg: RewardCfg, errors: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-    """Weighted sum of ``exp(-scale * error)`` over the terms ``pose``, ``velocity``, ``end_effector``, ``com``, ``root``.
+    """Weighted sum of ``exp(-scale * error)`` over the terms given (``pose``, ``velocity``,
+    ``end_effector``, ``com``, ``root``).
 
     Returns:
         The reward (``(N,)``) and each term's ``exp(-scale * error)`` by name.

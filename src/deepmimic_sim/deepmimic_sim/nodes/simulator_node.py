@@ -15,8 +15,9 @@ until the first command arrives; the node keeps publishing that state every cont
 policy started later answers it and the first physics step already follows the policy (no race
 between processes starting). With ``initial_state: reference`` the waiting character is also
 kept in the pose of the latest ``reference`` frame (clip time carried to now), so the rollout
-starts in step with the reference node, whenever each process came up. After ``command_timeout`` s without a command the targets ramp over ``ramp_time`` s to the pose
-at timeout and hold it (``deepmimic_sim.command_hold``).
+starts in step with the reference node, whenever each process came up. After
+``command_timeout`` s without a command the targets ramp over ``ramp_time`` s to the pose at
+timeout and hold it (``deepmimic_sim.command_hold``).
 """
 
 from __future__ import annotations

@@ -4,7 +4,8 @@ cyclonedds' Python serialiser packs a sequence element by element (``struct.pack
 list), so a train-mode BatchedTransition of 256 x 302 float32 costs ~20 ms to send, most of it
 turning the array into a list and back into bytes. A message class decorated with
 :func:`numpy_cdr` is written here instead: each primitive sequence is one ``ndarray.tobytes()``.
-(A decorator, not a mixin base: cyclonedds reads every base class as IDL inheritance.) The bytes are the same as cyclonedds' (and rosbags') for every value, which
+(A decorator, not a mixin base: cyclonedds reads every base class as IDL inheritance.) The
+bytes are the same as cyclonedds' (and rosbags') for every value, which
 tests/transport/test_messages.py checks for these classes as for all others; decoding stays
 cyclonedds'.
 """
