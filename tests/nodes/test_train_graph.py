@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 import yaml
 from deepmimic_policy.config import load_experiment
 from deepmimic_policy.nodes.policy_node import PolicyNode
@@ -113,6 +114,40 @@ def test_simulator_answers_each_request_once_and_survives_bad_ones(small_experim
     assert list(replies[-1].metric_names) == ["joint_rotation_error_rad", "mpjpe_global_m", "mpjpe_root_relative_m",
                                               "root_position_error_m"]
     assert "reward/pose" in replies[-1].log_names
+
+
+def test_trainer_side_waits_resends_and_survives_a_bad_reply(small_experiment):
+    from deepmimic_policy.remote_env import RemoteImitationEnv
+    from deepmimic_sim.envs.config import load_env_config
+
+    cfg = load_env_config(small_experiment)
+    with pytest.raises(TimeoutError, match="mode: train"):  # nobody answers
+        RemoteImitationEnv(_node(Bus(), "lonely"), cfg, timeout_s=0.3, resend_s=0.1)
+    # A stand-in simulator that answers the first request late, then with a wrong-sized reply
+    # (dropped, logged), then properly.
+    bus = Bus()
+    responder = _node(bus, "responder")
+    replies = responder.create_publisher(deepmimic_interfaces.BatchedTransition, "transitions", "reliable")
+    seen = []
+
+    def answer(msg):
+        seen.append(msg.step)
+        n = len(seen)
+        if n == 1:
+            return  # lost: the client re-sends after resend_s
+        good = deepmimic_interfaces.BatchedTransition(step=msg.step, num_envs=2, observation_dim=3, action_dim=4,
+                                                      control_dt=1 / 30, observations=[0.5] * 6, rewards=[0.0] * 2,
+                                                      terminated=[False] * 2, truncated=[False] * 2)
+        if n == 2:
+            good.observations = [0.5] * 5  # wrong size: dropped by the client's subscription
+        replies.publish(good)
+
+    responder.create_subscription(deepmimic_interfaces.BatchedAction, "actions", answer, "reliable")
+    env = RemoteImitationEnv(_node(bus, "trainer"), cfg, timeout_s=5.0, resend_s=0.05)
+    assert (env.num_envs, env.num_obs, env.num_actions) == (2, 3, 4) and env.control_dt == pytest.approx(1 / 30)
+    assert len(seen) == 3 and len(set(seen)) == 1  # one request, sent three times
+    assert env.requests_resent == 2 and env._transitions_sub.dropped == 1
+    torch.testing.assert_close(env.obs, torch.full((2, 3), 0.5))
 
 
 def test_launch_train_composed_ends_when_the_trainer_is_done(small_experiment, tmp_path):
