@@ -24,7 +24,8 @@ def test_experiment_loads_and_builds(path):
         assert resolve_motion(motion).is_file()
     cfg.env.num_envs = 2
     env = ImitationEnv(cfg.env)
-    assert env.num_obs == 197 and env.num_actions == 28
+    # DeepMimic's 197 values, plus 15 bodies x (position 3 + rotation 4) per reference frame ahead
+    assert env.num_obs == 197 + 105 * len(cfg.env.observation.future_steps) and env.num_actions == 28
 
 
 def test_unknown_key_is_an_error_naming_the_file(tmp_path):

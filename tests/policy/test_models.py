@@ -51,9 +51,12 @@ def built(request) -> tuple[str, ExperimentCfg, PPO, RslRlVecEnv]:
 def test_attention_config_differs_from_walk_only_in_the_model():
     walk, attention = (asdict(load_experiment(CONFIG / CONFIGS[k])) for k in ("mlp", "attention"))
     name = "deepmimic_policy.models.body_attention:BodyAttentionModel"
+    future = len(walk["env"]["observation"]["future_steps"])
     for net in ("actor", "critic"):
         assert walk["train"][net].pop("class_name") == "MLPModel"
         assert attention["train"][net].pop("class_name") == name
+        assert walk["train"][net].pop("model_kwargs") == {}
+        assert attention["train"][net].pop("model_kwargs") == {"num_future": future}  # tokens carry the frames ahead
     assert walk == attention
 
 

@@ -27,6 +27,7 @@ class ModelCfg:
         activation: Activation name understood by rsl-rl (``relu``, ``elu``).
         obs_normalization: Running mean/std normalisation of the inputs (DeepMimic does this).
         distribution_cfg: Output distribution of the actor (Gaussian, learned std), ``None`` for the critic.
+        model_kwargs: Further arguments of ``class_name`` (``num_future`` of the body-attention model).
     """
 
     class_name: str = "MLPModel"
@@ -34,6 +35,7 @@ class ModelCfg:
     activation: str = "relu"
     obs_normalization: bool = True
     distribution_cfg: dict[str, Any] | None = None
+    model_kwargs: dict[str, Any] = field(default_factory=dict)
 
 
 def _actor() -> ModelCfg:
@@ -86,6 +88,8 @@ class TrainCfg:
         cfg = asdict(self)
         if cfg["critic"]["distribution_cfg"] is None:
             cfg["critic"].pop("distribution_cfg")
+        for model in ("actor", "critic"):
+            cfg[model].update(cfg[model].pop("model_kwargs"))
         cfg["multi_gpu"] = None
         return cfg
 
