@@ -2,8 +2,9 @@
 
 The simulator node packs ``ImitationEnv.step``'s results into one BatchedTransition per step; the
 trainer's remote environment unpacks it into the same ``(obs, reward, terminated, truncated, info)``
-the environment returns in process. Arrays go in as NumPy views: zero copy on the in-process
-transport; the DDS transport turns them into lists when it serialises.
+the environment returns in process. Arrays go in as NumPy views and come out as NumPy arrays:
+zero copy on the in-process transport, one ``tobytes``/``frombuffer`` each way over DDS
+(``deepmimic_transport.messages.numpy_cdr``).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any
 import numpy as np
 import torch
 from deepmimic_transport.messages import builtin_interfaces, deepmimic_interfaces
-from deepmimic_transport.validation import validate_batch, validate_batched_transition
+from deepmimic_transport.validation import validate_batched_transition
 
 
 def _numpy(tensor: torch.Tensor, dtype: Any) -> np.ndarray:
@@ -68,9 +69,9 @@ def transition_tensors(msg: deepmimic_interfaces.BatchedTransition,
     ``info`` holds ``time_outs``, ``episode_steps``, ``diverged``, ``tracking`` (None when the
     simulator sent no metrics) and ``log``. Raises InvalidMessageError on sizes that disagree.
     """
-    validate_batched_transition(msg)
+    validate_batched_transition(msg)  # sizes agree, observations and rewards finite
     n = msg.num_envs
-    obs = torch.from_numpy(validate_batch("observations", msg.observations, n, msg.observation_dim))
+    obs = torch.from_numpy(np.asarray(msg.observations, dtype=np.float32).reshape(n, msg.observation_dim))
     reward = torch.from_numpy(np.asarray(msg.rewards, dtype=np.float32))
     terminated = torch.from_numpy(np.asarray(msg.terminated, dtype=bool))
     truncated = torch.from_numpy(np.asarray(msg.truncated, dtype=bool))
