@@ -25,6 +25,14 @@ def test_mul_and_rotate_match_scipy():
     np.testing.assert_allclose(rot.quat_rotate(rot.quat_mul(a, b), v), expected, atol=1e-12)
 
 
+def test_scalar_last_order_is_scipys_and_round_trips():
+    q = _random_quats(20)
+    xyzw = rot.quat_to_xyzw(q)
+    np.testing.assert_allclose(Rotation.from_quat(xyzw).as_matrix(), _to_scipy(q).as_matrix(), atol=1e-12)
+    np.testing.assert_array_equal(rot.quat_from_xyzw(xyzw), q)
+    torch.testing.assert_close(rot.quat_from_xyzw(rot.quat_to_xyzw(torch.from_numpy(q))), torch.from_numpy(q))
+
+
 def test_quarter_turn_about_z_maps_x_to_y():
     q = rot.quat_from_axis_angle(np.array([0.0, 0.0, 1.0]), np.array(np.pi / 2))
     np.testing.assert_allclose(rot.quat_rotate(q, np.array([1.0, 0.0, 0.0])), [0.0, 1.0, 0.0], atol=1e-12)

@@ -59,6 +59,18 @@ def quat_conj(q: Array) -> Array:
     return xp.concat([q[..., :1], -q[..., 1:]], axis=-1)
 
 
+def quat_from_xyzw(q: Array) -> Array:
+    """``(w, x, y, z)`` from a scalar-last ``(x, y, z, w)`` quaternion (Isaac Gym, PhysX). Shape: ``(..., 4)``."""
+    xp = _xp(q)
+    return xp.concat([q[..., 3:], q[..., :3]], axis=-1)
+
+
+def quat_to_xyzw(q: Array) -> Array:
+    """Scalar-last ``(x, y, z, w)`` from ``(w, x, y, z)``. Shape: ``(..., 4)``."""
+    xp = _xp(q)
+    return xp.concat([q[..., 1:], q[..., :1]], axis=-1)
+
+
 def quat_norm(q: Array) -> Array:
     """Euclidean norm of each quaternion. Shape: ``(...,)``."""
     xp = _xp(q)

@@ -116,3 +116,22 @@ class PhysicsBackend(ABC):
         """Environments whose state turned non-finite or exploded since their last reset (sticky until
         ``reset``: a simulator may auto-reset such a state, which would look healthy a step later).
         Shape: ``(num_envs,)``, bool."""
+
+
+def replace_nonfinite_targets(targets: torch.Tensor, hinge_positions: torch.Tensor, limit: float,
+                              ) -> tuple[torch.Tensor, int]:
+    """Targets with NaN, inf or ``|value| > limit`` replaced by the current hinge positions, and how
+    many were replaced (torch backends; the CPU backend does the same in NumPy)."""
+    bad = ~(targets.abs() <= limit)
+    count = int(bad.sum())
+    return (torch.where(bad, hinge_positions.to(targets.dtype), targets) if count else targets), count
+
+
+def exploded(qpos: torch.Tensor, qvel: torch.Tensor, qvel_limit: float, root_height_limit: float) -> torch.Tensor:
+    """Environments whose state is non-finite, faster than ``qvel_limit`` anywhere, or whose root is
+    beyond ``root_height_limit`` (torch backends; the CPU backend's ``_flag_diverged`` in NumPy).
+    Shape: ``(num_envs,)``, bool."""
+    finite = torch.isfinite(qpos).all(dim=1) & torch.isfinite(qvel).all(dim=1)
+    fast = ~(qvel.abs().amax(dim=1) <= qvel_limit)
+    far = ~(qpos[:, 2].abs() <= root_height_limit)
+    return ~finite | fast | far

@@ -47,16 +47,8 @@ from deepmimic_mocap import rotations as rot
 from deepmimic_mocap.characters import load_character
 
 from ..model.character_mjcf import shipped_model_path
-from .base import PhysicsBackend
+from .base import PhysicsBackend, exploded, replace_nonfinite_targets
 from .mujoco_cpu import MJ_MAXVAL, QVEL_LIMIT, ROOT_HEIGHT_LIMIT, load_model
-
-
-def _xyzw_to_wxyz(q: torch.Tensor) -> torch.Tensor:
-    return torch.cat([q[..., 3:], q[..., :3]], dim=-1)
-
-
-def _wxyz_to_xyzw(q: torch.Tensor) -> torch.Tensor:
-    return torch.cat([q[..., 1:], q[..., :1]], dim=-1)
 
 
 class IsaacGymBackend(PhysicsBackend):
@@ -173,7 +165,7 @@ class IsaacGymBackend(PhysicsBackend):
             return
         root_quat = qpos[:, 3:7]
         self._root[ids, 0:3] = qpos[:, :3]
-        self._root[ids, 3:7] = _wxyz_to_xyzw(root_quat)
+        self._root[ids, 3:7] = rot.quat_to_xyzw(root_quat)
         self._root[ids, 7:10] = qvel[:, :3]
         self._root[ids, 10:13] = rot.quat_rotate(root_quat, qvel[:, 3:6])  # MuJoCo: root frame; Isaac: world
         self._dof_state[ids[:, None], self._dof_of_hinge, 0] = qpos[:, 7:]
@@ -193,11 +185,9 @@ class IsaacGymBackend(PhysicsBackend):
         """Hold the PD targets for ``substeps`` PhysX steps."""
         if tuple(targets.shape) != (self.num_envs, self.num_hinges):
             raise ValueError(f"targets must have shape {(self.num_envs, self.num_hinges)}, got {tuple(targets.shape)}")
-        targets = targets.to(self.device, torch.float32)
-        bad = ~(targets.abs() <= MJ_MAXVAL)
-        if bool(bad.any()):
-            self.nonfinite_targets += int(bad.sum())
-            targets = torch.where(bad, self.qpos[:, 7:], targets)
+        targets, replaced = replace_nonfinite_targets(targets.to(self.device, torch.float32), self.qpos[:, 7:],
+                                                      MJ_MAXVAL)
+        self.nonfinite_targets += replaced
         self._targets[:, self._dof_of_hinge] = targets
         self.gym.set_dof_position_target_tensor(self.sim, gymtorch.unwrap_tensor(self._targets))
         for _ in range(self.substeps):
@@ -205,21 +195,19 @@ class IsaacGymBackend(PhysicsBackend):
         if self.device.type == "cpu":
             self.gym.fetch_results(self.sim, True)
         self._refresh()
-        qpos, qvel = self.qpos, self.qvel
-        finite = torch.isfinite(qpos).all(dim=1) & torch.isfinite(qvel).all(dim=1)
-        self._diverged |= ~finite | ~(qvel.abs().amax(dim=1) <= QVEL_LIMIT) | ~(qpos[:, 2].abs() <= ROOT_HEIGHT_LIMIT)
+        self._diverged |= exploded(self.qpos, self.qvel, QVEL_LIMIT, ROOT_HEIGHT_LIMIT)
 
     # ------------------------------------------------------------------------------ getters
     @property
     def qpos(self) -> torch.Tensor:
         """MuJoCo layout: root position, root quaternion (wxyz), hinges in model order."""
-        return torch.cat([self._root[:, 0:3], _xyzw_to_wxyz(self._root[:, 3:7]),
+        return torch.cat([self._root[:, 0:3], rot.quat_from_xyzw(self._root[:, 3:7]),
                           self._dof_state[:, self._dof_of_hinge, 0]], dim=1)
 
     @property
     def qvel(self) -> torch.Tensor:
         """MuJoCo layout: root linear velocity (world), root angular velocity (root frame), hinges."""
-        root_quat = _xyzw_to_wxyz(self._root[:, 3:7])
+        root_quat = rot.quat_from_xyzw(self._root[:, 3:7])
         return torch.cat([self._root[:, 7:10], rot.quat_rotate_inverse(root_quat, self._root[:, 10:13]),
                           self._dof_state[:, self._dof_of_hinge, 1]], dim=1)
 
@@ -234,7 +222,7 @@ class IsaacGymBackend(PhysicsBackend):
     @property
     def body_quat_w(self) -> torch.Tensor:
         """Link orientations, world, (w, x, y, z)."""
-        return _xyzw_to_wxyz(self._body(slice(3, 7)))
+        return rot.quat_from_xyzw(self._body(slice(3, 7)))
 
     def _com_offset_w(self) -> torch.Tensor:
         quat = self.body_quat_w

@@ -32,7 +32,7 @@ import numpy as np
 import torch
 from deepmimic_mocap.characters import load_character
 
-from .base import PhysicsBackend
+from .base import PhysicsBackend, exploded, replace_nonfinite_targets
 from .mujoco_cpu import MJ_MAXVAL, QVEL_LIMIT, ROOT_HEIGHT_LIMIT, load_model
 
 try:
@@ -156,10 +156,8 @@ class MujocoWarpBackend(PhysicsBackend):
             ValueError: ``targets`` is not ``(num_envs, num_hinges)``.
         """
         targets = self._rows(targets, (self.num_envs, self.num_hinges), "targets")
-        bad = ~(targets.abs() <= MJ_MAXVAL)
-        if bool(bad.any()):
-            self.nonfinite_targets += int(bad.sum())
-            targets = torch.where(bad, self._views["qpos"][:, 7:], targets)
+        targets, replaced = replace_nonfinite_targets(targets, self._views["qpos"][:, 7:], MJ_MAXVAL)
+        self.nonfinite_targets += replaced
         self._views["ctrl"].copy_(targets)
         with wp.ScopedDevice(self.wp_device):
             if self._use_graph:
@@ -184,11 +182,7 @@ class MujocoWarpBackend(PhysicsBackend):
         self._readings = {}
 
     def _flag_diverged(self) -> None:
-        qpos, qvel = self._views["qpos"], self._views["qvel"]
-        finite = torch.isfinite(qpos).all(dim=1) & torch.isfinite(qvel).all(dim=1)
-        fast = ~(qvel.abs().amax(dim=1) <= QVEL_LIMIT)
-        far = ~(qpos[:, 2].abs() <= ROOT_HEIGHT_LIMIT)
-        self._diverged |= ~finite | fast | far
+        self._diverged |= exploded(self._views["qpos"], self._views["qvel"], QVEL_LIMIT, ROOT_HEIGHT_LIMIT)
 
     # ------------------------------------------------------------------------------ readings
     def _reading(self, name: str) -> torch.Tensor:
