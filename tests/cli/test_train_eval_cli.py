@@ -69,3 +69,10 @@ def test_eval_of_a_bad_checkpoint_is_one_line(run_dir, tmp_path, damage):
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("deepmimic eval: error: ") and str(path) in lines[0]
     assert "Traceback" not in result.stderr
+
+
+def test_unknown_backend_is_one_line(tmp_path):
+    result = train(tmp_path / "run", 1, "--backend", "nope")
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1] == (
+        "deepmimic train: error: unknown physics backend 'nope'; backends: mujoco, mujoco_warp, isaacgym")

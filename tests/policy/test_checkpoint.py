@@ -187,6 +187,20 @@ def test_save_leaves_no_temp_files(trained):
     assert temp_files(path.parent) == []
 
 
+def test_saved_checkpoint_has_a_normal_file_mode(tmp_path):
+    import os
+    import stat
+
+    from deepmimic_policy.checkpoint import save_checkpoint
+
+    old = os.umask(0o027)
+    try:
+        path = save_checkpoint(tmp_path / "model_1.pt", {"iteration": 1})
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o640  # 0666 under the umask, not mkstemp's private 0600
+
+
 def test_crash_during_save_keeps_previous_checkpoint(trained, monkeypatch):
     trainer, path = trained
     before = path.read_bytes()
