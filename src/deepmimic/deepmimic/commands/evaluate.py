@@ -16,6 +16,7 @@ TABLE = (
     ("mpjpe_root_relative_mm", "MPJPE (root-relative)", "{:.1f} mm"),
     ("root_position_error_m", "root position error", "{:.3f} m"),
     ("survival", "survival", "{:.1%}"),
+    ("reached_clip_end", "reached the clip's end", "{:.1%}"),
     ("mean_survival_time_s", "mean survival time", "{:.2f} s"),
     ("success_rate", "success rate", "{:.1%}"),
     ("reward_per_step", "reward per step", "{:.4f}"),
@@ -46,6 +47,8 @@ def _add_eval(subparsers: argparse._SubParsersAction) -> None:
     ev.add_argument("--no-video", action="store_true", help="skip the video")
     ev.add_argument("--seed", type=int, default=0, help="seed of the initial states (default: 0)")
     ev.add_argument("--motion", help="evaluate on this clip instead of the training clip(s)")
+    ev.add_argument("--backend", choices=("mujoco", "mujoco_warp"),
+                    help="physics backend instead of the checkpoint's (e.g. mujoco for a policy trained on the GPU)")
     ev.set_defaults(handler=run_eval)
 
 
@@ -91,10 +94,11 @@ def run_eval(args: argparse.Namespace) -> int:
     from deepmimic_policy.evaluate import evaluate_checkpoint
 
     result = evaluate_checkpoint(args.checkpoint, seconds=args.seconds, num_envs=args.num_envs, out_dir=args.out,
-                                 video=not args.no_video, seed=args.seed, motion=args.motion)
+                                 video=not args.no_video, seed=args.seed, motion=args.motion, backend=args.backend)
     metrics = result["metrics"]
     print(f"{args.checkpoint}: {metrics['rollouts']} rollouts of {args.seconds:g} s")
     print(format_table(metrics))
+    print(f"success means: {metrics['success_criterion']}")
     causes = metrics.get("terminations_by_cause") or {}
     if any(causes.values()):
         print("early terminations: " + ", ".join(f"{name} {count}" for name, count in causes.items()))
