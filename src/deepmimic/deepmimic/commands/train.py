@@ -31,24 +31,36 @@ def _postfix(record: dict) -> dict:
     return shown
 
 
+def experiment_for(args: argparse.Namespace):  # noqa: ANN201 - returns deepmimic_policy.config.ExperimentCfg
+    """The experiment file with the command line's overrides, every value checked (ConfigError: one line)."""
+    from deepmimic_policy.config import load_experiment, override
+
+    overrides = {"env.num_envs": args.num_envs, "train.seed": args.seed, "train.max_iterations": args.iterations,
+                 "env.backend": args.backend, "env.device": args.device}
+    flags = {"env.num_envs": "--num-envs", "train.seed": "--seed", "train.max_iterations": "--iterations",
+             "env.backend": "--backend", "env.device": "--device"}
+    cfg = load_experiment(args.config)
+    for key, value in overrides.items():
+        if value is not None:
+            cfg = override(cfg, {key: value}, where=flags[key])
+    return cfg
+
+
 def run_train(args: argparse.Namespace) -> int:
     """Train, checkpoint every ``save_interval`` iterations, then evaluate the final policy."""
-    from deepmimic_policy.config import load_experiment
+    from deepmimic_policy.run_folder import open_run_folder
     from deepmimic_policy.trainer import Trainer
     from tqdm import tqdm
 
-    cfg = load_experiment(args.config)
-    if args.num_envs:
-        cfg.env.num_envs = args.num_envs
-    if args.seed is not None:
-        cfg.train.seed = args.seed
-    if args.backend:
-        cfg.env.backend = args.backend
-    if args.device:
-        cfg.env.device = args.device
+    from deepmimic.cli import CommandError
+
+    if not args.eval_seconds > 0:
+        raise CommandError(f"--eval-seconds = {args.eval_seconds}: must be > 0")
+    cfg = experiment_for(args)
     run_dir = Path(args.run_dir or Path("runs") / Path(args.config).stem)
-    target = args.iterations or cfg.train.max_iterations
-    trainer = Trainer(cfg, run_dir, device=cfg.env.device)
+    open_run_folder(run_dir, args.resume)  # refuse a mixed run before building anything
+    target = cfg.train.max_iterations
+    trainer = Trainer(cfg, run_dir, device=cfg.env.device, resume=args.resume)
     if args.resume and trainer.resume():
         print(f"resumed {run_dir} at iteration {trainer.iteration} ({trainer.samples} samples)")
     try:
