@@ -31,6 +31,7 @@ INPUT_ERRORS = (
     ("deepmimic_policy.checkpoint", "CheckpointError"),
     ("deepmimic_policy.run_folder", "RunFolderError"),
     ("deepmimic.graph", "GraphError"),
+    ("deepmimic.launch_checks", "LaunchArgumentError"),
 )
 
 

@@ -22,21 +22,27 @@ class RunFolderError(ValueError):
     """A run folder that cannot be used as asked (the message names it and says what to do)."""
 
 
+def check_run_folder(path: str | Path, resume: bool) -> Path:
+    """Raise ``RunFolderError`` unless ``path`` can hold this run (changes nothing)."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise RunFolderError(f"run folder {path} is a file, not a folder; choose another run folder")
+    if path.is_dir() and not resume:
+        held = sorted(p.name for p in path.iterdir())
+        if held:
+            listed = ", ".join(held[:4]) + (f" and {len(held) - 4} more" if len(held) > 4 else "")
+            raise RunFolderError(f"run folder {path} is not empty (holds {listed}); continue it with --resume "
+                                 "(resume:=true) or choose another run folder")
+    return path
+
+
 def open_run_folder(path: str | Path, resume: bool) -> Path:
     """Check ``path`` for a new run (or a resumed one), create it and remove stale temporary files.
 
     Raises:
         RunFolderError: ``path`` is a file, or holds a previous run and ``resume`` is false.
     """
-    path = Path(path)
-    if path.exists() and not path.is_dir():
-        raise RunFolderError(f"run folder {path} is a file, not a folder; choose another --run-dir")
-    if path.is_dir() and not resume:
-        held = sorted(p.name for p in path.iterdir())
-        if held:
-            listed = ", ".join(held[:4]) + (f" and {len(held) - 4} more" if len(held) > 4 else "")
-            raise RunFolderError(f"run folder {path} is not empty (holds {listed}); continue it with --resume "
-                                 "or choose another --run-dir")
+    path = check_run_folder(path, resume)
     path.mkdir(parents=True, exist_ok=True)
     for stale in path.glob(TEMP_PATTERN):
         stale.unlink(missing_ok=True)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from deepmimic.arg_types import positive_float
+
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     """Register ``train``."""
@@ -18,7 +20,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     train.add_argument("--device", help="torch/Warp device of the environment and the networks (cpu, cuda)")
     train.add_argument("--resume", action="store_true", help="continue from the run folder's newest checkpoint")
     train.add_argument("--no-eval", action="store_true", help="skip the evaluation at the end")
-    train.add_argument("--eval-seconds", type=float, default=20.0, help="length of the final evaluation")
+    train.add_argument("--eval-seconds", type=positive_float, default=20.0, help="length of the final evaluation")
     train.set_defaults(handler=run_train)
 
 
@@ -52,10 +54,6 @@ def run_train(args: argparse.Namespace) -> int:
     from deepmimic_policy.trainer import Trainer
     from tqdm import tqdm
 
-    from deepmimic.cli import CommandError
-
-    if not args.eval_seconds > 0:
-        raise CommandError(f"--eval-seconds = {args.eval_seconds}: must be > 0")
     cfg = experiment_for(args)
     run_dir = Path(args.run_dir or Path("runs") / Path(args.config).stem)
     open_run_folder(run_dir, args.resume)  # refuse a mixed run before building anything
