@@ -110,7 +110,7 @@ def test_resume_continues_iteration_and_optimizer(trained, tmp_path):
     assert record["iteration"] == 2 and resumed.samples == 64
     assert float(resumed.alg.optimizer.state_dict()["state"][0]["step"]) > steps
     assert resumed.save().name == "model_2.pt"
-    again = Trainer(tiny_experiment(), tmp_path)
+    again = Trainer(tiny_experiment(), tmp_path, resume=True)
     assert again.resume() and again.iteration == 2  # newest checkpoint of the run folder
     resumed.close()
     again.close()

@@ -23,23 +23,48 @@ COMMANDS: dict[str, str] = {
 }
 
 
+# Errors about the user's input, reported as one line with exit code 2: (module, class). Each is
+# looked up only once its module is loaded (only then can one be raised), so that, for example,
+# ``deepmimic motion info`` never imports torch to catch a CheckpointError.
+INPUT_ERRORS = (
+    ("deepmimic_sim.typed_config", "ConfigError"),
+    ("deepmimic_policy.checkpoint", "CheckpointError"),
+    ("deepmimic_policy.run_folder", "RunFolderError"),
+    ("deepmimic.graph", "GraphError"),
+    ("deepmimic.launch_checks", "LaunchArgumentError"),
+)
+
+
 class CommandError(Exception):
     """An error the CLI reports as one line on stderr, with exit code 2."""
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, but a bad argument is one line (``deepmimic train: error: ...``), exit code 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        """Print ``PROG: error: MESSAGE`` (no usage block) and exit with 2."""
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The full argument parser."""
-    parser = argparse.ArgumentParser(prog="deepmimic", description="DeepMimic as a ROS 2 system.")
+    parser = OneLineParser(prog="deepmimic", description="DeepMimic as a ROS 2 system.")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for module_name in COMMANDS.values():
         importlib.import_module(module_name).add_parser(subparsers)
     return parser
 
 
-def _checkpoint_error() -> tuple[type[Exception], ...]:
-    """``CheckpointError`` once its module is loaded (only then can one be raised; importing it needs torch)."""
-    module = sys.modules.get("deepmimic_policy.checkpoint")
-    return (module.CheckpointError,) if module is not None else ()
+def _input_errors() -> tuple[type[Exception], ...]:
+    """The ``INPUT_ERRORS`` classes whose modules are loaded."""
+    return tuple(getattr(sys.modules[module], name) for module, name in INPUT_ERRORS if module in sys.modules)
+
+
+def one_line(message: object, limit: int = 500) -> str:
+    """``message`` on one line, at most ``limit`` characters."""
+    text = " ".join(str(message).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -49,9 +74,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.handler(args) or 0)
-    except (MotionFormatError, CommandError, FileNotFoundError, KeyError, *_checkpoint_error()) as err:
+    except (MotionFormatError, CommandError, FileNotFoundError, KeyError, *_input_errors()) as err:
         message = err.args[0] if isinstance(err, KeyError) and err.args else err
-        print(f"deepmimic {args.command}: error: {message}", file=sys.stderr)
+        print(f"deepmimic {args.command}: error: {one_line(message)}", file=sys.stderr)
         return 2
 
 

@@ -7,7 +7,7 @@ cannot disagree. The format::
     description: one line
     composed: false            # default of `deepmimic launch` (true: one process, inprocess transport)
     arguments:                 # launch arguments: `name:=value` on either command line
-      clip: {default: walk, description: bundled clip name or motion file}
+      clip: {default: walk, description: bundled clip name or motion file, check: motion}
     parameters_file: ../deploy.yaml    # ROS 2 parameter YAML, relative to this file; $(arg ...) allowed
     nodes:
       - name: reference_motion           # node name (also the default parameter section)
@@ -57,6 +57,7 @@ class Argument:
     name: str
     default: Any = None
     description: str = ""
+    check: str = ""  # what the value must be (deepmimic.launch_checks.CHECKS), checked before nodes start
 
 
 @dataclass
@@ -210,7 +211,8 @@ def load_graph(path: str | Path, overrides: Mapping[str, Any] | None = None) -> 
     arguments = {}
     for name, spec in (data.get("arguments") or {}).items():
         spec = spec if isinstance(spec, dict) else {"default": spec}
-        arguments[name] = Argument(name, spec.get("default"), str(spec.get("description", "")))
+        arguments[name] = Argument(name, spec.get("default"), str(spec.get("description", "")),
+                                   str(spec.get("check", "")))
     values: dict[str, Any] = {name: arg.default for name, arg in arguments.items()}
     for name, value in (overrides or {}).items():
         if name not in arguments:

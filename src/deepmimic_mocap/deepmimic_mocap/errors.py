@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+MAX_MESSAGE = 400  # characters
+
 
 class MotionFormatError(ValueError):
     """A motion or character file that cannot be read, with where the problem is.
@@ -34,4 +36,7 @@ class MotionFormatError(ValueError):
             parts.append(f"frame {frame}")
         if field is not None:
             parts.append(f"field '{field}'")
-        super().__init__(": ".join(parts) + ": " + message)
+        text = ": ".join(parts) + ": " + message
+        if len(text) > MAX_MESSAGE:  # a quoted token of a huge one-line file must not flood the terminal
+            text = text[: MAX_MESSAGE - 3] + "..."
+        super().__init__(text)

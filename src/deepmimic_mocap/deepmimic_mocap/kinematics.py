@@ -52,3 +52,11 @@ def forward_kinematics_dof(
 ) -> tuple[Array, Array]:
     """Forward kinematics from a packed pose (``dof_pos``, shape ``(..., num_dof_pos)``)."""
     return forward_kinematics(skeleton, root_pos, root_quat, skeleton.local_quat_from_dof_pos(dof_pos))
+
+
+def rest_positions(skeleton: Skeleton) -> Any:
+    """World positions of every joint in the rest pose (root at the origin, all rotations identity). Shape: ``(J, 3)``."""
+    import numpy as np
+
+    local = np.tile([1.0, 0.0, 0.0, 0.0], (skeleton.num_joints, 1))
+    return forward_kinematics(skeleton, np.zeros(3), np.array([1.0, 0.0, 0.0, 0.0]), local)[0]

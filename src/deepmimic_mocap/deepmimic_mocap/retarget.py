@@ -21,10 +21,11 @@ import numpy as np
 import yaml
 
 from . import rotations as rot
+from .auto_bone_map import BoneMapError, auto_bone_map
 from .characters import Character
-from .kinematics import forward_kinematics
+from .kinematics import forward_kinematics, rest_positions
 from .motion import Motion
-from .retarget_quality import foot_sole_points, quality_report
+from .retarget_quality import foot_sole_points, hip_centre, quality_report
 from .skeleton import JointType, Skeleton
 
 BONE_MAPS_FILE = Path(__file__).resolve().parent / "bone_maps.yaml"
@@ -82,7 +83,8 @@ def _joint_source(entry: Any, where: str) -> JointSource:
 
 
 def choose_bone_map(skeleton: Skeleton, bone_map: str | Path | dict | None = None) -> tuple[str, dict]:
-    """The bone map to use: given by file or scheme name, else the first whose joints all exist."""
+    """The bone map to use: given by file or scheme name, else the first built-in one whose joints all
+    exist, else one found from the bone names and the skeleton's shape (``auto_bone_map``)."""
     if isinstance(bone_map, dict):
         return "custom", bone_map
     if bone_map is not None and Path(bone_map).is_file():
@@ -91,14 +93,22 @@ def choose_bone_map(skeleton: Skeleton, bone_map: str | Path | dict | None = Non
         maps = load_bone_maps()
         if bone_map is not None:
             if str(bone_map) not in maps:
-                raise KeyError(f"no bone map '{bone_map}'; built in: {', '.join(maps)}")
+                raise KeyError(f"no bone map file or built-in scheme '{bone_map}'; built in: {', '.join(maps)}")
             maps = {str(bone_map): maps[str(bone_map)]}
     names = set(skeleton.joint_names)
     for scheme, entries in maps.items():
         if all(n in names for e in entries.values() for n in e.source_joints()):
             return scheme, entries
-    raise ValueError(f"no bone map fits skeleton '{skeleton.name}' (joints: {', '.join(skeleton.joint_names[:12])}"
-                     f", ...); write one with --bone-map (see {BONE_MAPS_FILE.name})")
+    if bone_map is not None:
+        missing = sorted({n for e in next(iter(maps.values())).values() for n in e.source_joints()} - names)
+        raise ValueError(f"bone map {bone_map} does not fit skeleton '{skeleton.name}': it names bones the skeleton "
+                         f"lacks: {', '.join(missing[:8])}")
+    try:
+        entries, method = auto_bone_map(skeleton)
+    except BoneMapError as err:
+        raise ValueError(f"{err}; no built-in bone map fits either: write one and pass it with --bone-map "
+                         f"(see {BONE_MAPS_FILE.name})") from None
+    return f"auto ({method})", {j: _joint_source(e, f"auto bone map: {j}") for j, e in entries.items()}
 
 
 def rotate_world(motion: Motion, quat: np.ndarray) -> Motion:
@@ -117,13 +127,8 @@ def rotate_world(motion: Motion, quat: np.ndarray) -> Motion:
                   motion.loop, motion.name, motion.source, motion.meta)
 
 
-def _rest_positions(skeleton: Skeleton) -> np.ndarray:
-    local = np.tile([1.0, 0.0, 0.0, 0.0], (skeleton.num_joints, 1))
-    return forward_kinematics(skeleton, np.zeros(3), np.array([1.0, 0.0, 0.0, 0.0]), local)[0]
-
-
 def _face_forward(source: Motion, left_hip: str, right_hip: str) -> Motion:
-    rest = _rest_positions(source.skeleton)
+    rest = rest_positions(source.skeleton)
     left = rest[source.skeleton.index(left_hip)] - rest[source.skeleton.index(right_hip)]
     forward = np.cross(left, [0.0, 0.0, 1.0])
     yaw = np.arctan2(forward[1], forward[0])
@@ -151,7 +156,7 @@ def _target_world_rotations(source: Motion, character: Character, bone_map: dict
     """World rotation of every character joint at every frame. Shape: ``(F, J, 4)``."""
     src_sk, tgt_sk = source.skeleton, character.skeleton
     pos_s, quat_s = forward_kinematics(src_sk, source.root_pos, source.root_quat, source.local_quat())
-    rest_s, rest_t = _rest_positions(src_sk), _rest_positions(tgt_sk)
+    rest_s, rest_t = rest_positions(src_sk), rest_positions(tgt_sk)
     world = np.zeros((source.num_frames, tgt_sk.num_joints, 4))
     for j, name in enumerate(tgt_sk.joint_names):
         entry = bone_map.get(name)
@@ -199,7 +204,7 @@ def _local_dof_pos(character: Character, world: np.ndarray) -> np.ndarray:
 
 
 def _leg_length(skeleton: Skeleton, hip: str, knee: str, ankle: str) -> float:
-    rest = _rest_positions(skeleton)
+    rest = rest_positions(skeleton)
     a, b, c = (rest[skeleton.index(n)] for n in (hip, knee, ankle))
     return float(np.linalg.norm(b - a) + np.linalg.norm(c - b))
 
@@ -237,12 +242,6 @@ def retarget(
     report = quality_report(source, target, character, entries, scale)
     report.update({"bone_map": scheme, "scale": round(float(scale), 4), "frames": target.num_frames})
     return target, report
-
-
-def hip_centre(motion: Motion, left_hip: str, right_hip: str) -> np.ndarray:
-    """Midpoint of the two hip joints per frame. Shape: ``(F, 3)``."""
-    pos = motion.body_pos()
-    return 0.5 * (pos[:, motion.skeleton.index(left_hip)] + pos[:, motion.skeleton.index(right_hip)])
 
 
 def _root_from_hip_centre(source: Motion, character: Character, entries: dict, root_quat: np.ndarray,

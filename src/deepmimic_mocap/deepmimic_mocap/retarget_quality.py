@@ -27,6 +27,12 @@ CONTACT_HEIGHT = 0.02  # m
 _BOX_CORNERS = np.array(list(itertools.product((-1.0, 1.0), repeat=3)))
 
 
+def hip_centre(motion: Motion, left_hip: str, right_hip: str) -> np.ndarray:
+    """Midpoint of the two hip joints per frame. Shape: ``(F, 3)``."""
+    pos = motion.body_pos()
+    return 0.5 * (pos[:, motion.skeleton.index(left_hip)] + pos[:, motion.skeleton.index(right_hip)])
+
+
 def foot_joints(character: Character) -> list[int]:
     """End-effector joints whose body is a box: the feet of humanoid3d."""
     sk = character.skeleton
@@ -83,8 +89,6 @@ def _descends(parents: np.ndarray, j: int, ancestor: int) -> bool:
 
 def _effector_error(source: Motion, target: Motion, entries: dict, scale: float) -> dict[str, float]:
     """Hands and feet relative to the hip centre, character against scaled source."""
-    from .retarget import hip_centre
-
     pos_s, pos_t = source.body_pos(), target.body_pos()
     centre_s = hip_centre(source, entries["left_hip"].anchor, entries["right_hip"].anchor)
     centre_t = hip_centre(target, "left_hip", "right_hip")

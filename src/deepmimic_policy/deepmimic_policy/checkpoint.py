@@ -1,6 +1,7 @@
 """Checkpoints: written atomically, refused with a clear error when truncated or foreign.
 
-A checkpoint is one ``torch.save`` dictionary with ``format``, the models' and optimiser's state,
+A checkpoint whose tensors hold a NaN or an infinity (a diverged run) is refused on load, so that
+``--resume``, ``eval``, ``export`` and the policy node never run it. A checkpoint is one ``torch.save`` dictionary with ``format``, the models' and optimiser's state,
 the iteration, the resolved experiment configuration and the random-number states needed to
 resume. Writing goes to a temporary file in the same folder, then ``os.replace``: a run killed at
 any moment leaves either the old file or the new one, never half of one.
@@ -73,7 +74,28 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     missing = [k for k in REQUIRED if k not in data]
     if missing:
         raise CheckpointError(f"{path}: checkpoint lacks {missing}")
+    bad = first_non_finite(data)
+    if bad is not None:
+        raise CheckpointError(f"{path}: checkpoint holds NaN or infinite values in {bad} (a diverged run?); "
+                              "use an earlier checkpoint")
     return data
+
+
+def first_non_finite(value: Any, where: str = "") -> str | None:
+    """Where the first floating tensor with a NaN or infinite element sits in nested dicts and lists, or None."""
+    if isinstance(value, torch.Tensor):
+        return where if value.is_floating_point() and not bool(torch.isfinite(value).all()) else None
+    if isinstance(value, dict):
+        items = value.items()
+    elif isinstance(value, (list, tuple)):
+        items = enumerate(value)
+    else:
+        return None
+    for key, item in items:
+        found = first_non_finite(item, f"{where}[{key!r}]" if where else str(key))
+        if found is not None:
+            return found
+    return None
 
 
 def latest_checkpoint(run_dir: str | Path) -> Path | None:

@@ -12,8 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from deepmimic_sim.envs.config import ImitationEnvCfg
+from deepmimic_sim.typed_config import ConfigError, bounded, load_yaml_config, override
 
-from deepmimic_sim.envs.config import ImitationEnvCfg, from_dict
+__all__ = ["ConfigError", "ExperimentCfg", "ModelCfg", "PPOCfg", "TrainCfg", "load_experiment", "override",
+           "save_experiment"]
 
 
 @dataclass
@@ -47,18 +50,18 @@ class PPOCfg:
     """rsl-rl PPO arguments (see rsl_rl.algorithms.PPO)."""
 
     class_name: str = "PPO"
-    num_learning_epochs: int = 5
-    num_mini_batches: int = 4
-    clip_param: float = 0.2
-    gamma: float = 0.95
-    lam: float = 0.95
-    value_loss_coef: float = 1.0
-    entropy_coef: float = 0.0
-    learning_rate: float = 1e-3
-    max_grad_norm: float = 1.0
+    num_learning_epochs: int = bounded(5, minimum=1)
+    num_mini_batches: int = bounded(4, minimum=1)
+    clip_param: float = bounded(0.2, minimum=0.0, exclusive_minimum=True)
+    gamma: float = bounded(0.95, minimum=0.0, maximum=1.0)
+    lam: float = bounded(0.95, minimum=0.0, maximum=1.0)
+    value_loss_coef: float = bounded(1.0, minimum=0.0)
+    entropy_coef: float = bounded(0.0, minimum=0.0)
+    learning_rate: float = bounded(1e-3, minimum=0.0, exclusive_minimum=True)
+    max_grad_norm: float = bounded(1.0, minimum=0.0, exclusive_minimum=True)
     use_clipped_value_loss: bool = True
-    schedule: str = "adaptive"
-    desired_kl: float = 0.01
+    schedule: str = bounded("adaptive", choices=("adaptive", "fixed"))
+    desired_kl: float = bounded(0.01, minimum=0.0, exclusive_minimum=True)
 
 
 @dataclass
@@ -74,10 +77,10 @@ class TrainCfg:
         obs_groups: rsl-rl observation sets (actor and critic both read ``policy``).
     """
 
-    num_steps_per_env: int = 24
-    max_iterations: int = 3000
-    save_interval: int = 25
-    seed: int = 0
+    num_steps_per_env: int = bounded(24, minimum=1)
+    max_iterations: int = bounded(3000, minimum=1)
+    save_interval: int = bounded(25, minimum=1)
+    seed: int = bounded(0, minimum=0)
     actor: ModelCfg = field(default_factory=_actor)
     critic: ModelCfg = field(default_factory=ModelCfg)
     algorithm: PPOCfg = field(default_factory=PPOCfg)
@@ -103,20 +106,13 @@ class ExperimentCfg:
 
 
 def load_experiment(path: str | Path) -> ExperimentCfg:
-    """Read a YAML experiment file; unknown keys are errors naming the file and the key.
+    """Read a YAML experiment file (after its ``base:`` file, relative to it, when it names one).
 
-    A file may start from another with ``base: other.yaml`` (relative to the file) and override
-    only what differs.
+    Raises:
+        ConfigError: One line naming the file, line, key, value and what is allowed (unknown keys,
+            wrong types, values out of range, invalid YAML).
     """
-    path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as err:
-        raise ValueError(f"{path}: invalid YAML: {err}") from None
-    if not isinstance(data, dict):
-        raise ValueError(f"{path}: expected a mapping with 'env' and 'train'")
-    base = load_experiment(path.parent / data.pop("base")) if "base" in data else None
-    return from_dict(ExperimentCfg, data, where=str(path), base=base)
+    return load_yaml_config(ExperimentCfg, path)
 
 
 def save_experiment(cfg: ExperimentCfg, path: str | Path) -> None:

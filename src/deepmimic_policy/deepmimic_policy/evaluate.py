@@ -37,6 +37,7 @@ import torch
 from deepmimic_sim.envs import ImitationEnv
 from deepmimic_sim.envs.config import ImitationEnvCfg
 
+from .checkpoint import CheckpointError
 from .policy import Policy
 
 FAIL_MPJPE_M = 0.5  # a rollout whose mean body-position error exceeds this (m) has failed
@@ -192,8 +193,9 @@ def run_rollout(policy: Policy, env: ImitationEnv, record_env: int | None = 0,
             the tracking errors (each ``(N,)``).
     """
     if policy.env_obs_dim != env.num_obs or policy.num_actions != env.num_actions:
-        raise ValueError(f"policy ({policy.env_obs_dim} obs, {policy.num_actions} actions) does not fit the environment "
-                         f"({env.num_obs} obs, {env.num_actions} actions)")
+        raise CheckpointError(f"{policy.path}: the policy reads {policy.env_obs_dim} observations and gives "
+                              f"{policy.num_actions} actions, but its environment gives {env.num_obs} observations "
+                              f"and takes {env.num_actions} actions (a checkpoint of another observation layout?)")
     ended = torch.zeros(env.num_envs, dtype=torch.bool, device=env.device)
     steps: list[dict[str, torch.Tensor]] = []
     poses = [_qpos_pair(env, record_env)] if record_env is not None else []

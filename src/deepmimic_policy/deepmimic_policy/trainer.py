@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -24,9 +24,9 @@ from deepmimic_sim.envs import ImitationEnv
 
 from .checkpoint import CheckpointError, latest_checkpoint, load_checkpoint, save_checkpoint
 from .config import ExperimentCfg, save_experiment
+from .run_folder import HISTORY_FILE, open_run_folder, truncate_history
 from .vecenv import RslRlVecEnv
 
-HISTORY_FILE = "history.jsonl"
 RESUME_KEYS = ("critic_state_dict", "optimizer_state_dict", "learning_rate", "torch_rng", "env_rng", "samples", "wall_s")
 
 
@@ -66,15 +66,17 @@ class Trainer:
     """Builds the environment and PPO from an ``ExperimentCfg`` and trains, checkpointing to ``run_dir``.
 
     ``env`` replaces the environment built from ``cfg.env``: the trainer node passes a
-    ``RemoteImitationEnv`` whose environments live in a simulator node.
+    ``RemoteImitationEnv`` whose environments live in a simulator node. ``run_dir`` must be empty
+    or absent unless ``resume`` is set (``run_folder.open_run_folder``); ``cfg`` is not changed.
     """
 
     def __init__(self, cfg: ExperimentCfg, run_dir: str | Path, device: str = "cpu",
-                 env: ImitationEnv | Any | None = None) -> None:
-        self.cfg, self.run_dir, self.device = cfg, Path(run_dir), device
+                 env: ImitationEnv | Any | None = None, resume: bool = False) -> None:
+        self.run_dir = open_run_folder(run_dir, resume)
+        self.cfg = cfg = replace(cfg, env=replace(cfg.env, seed=cfg.train.seed))
+        self.device = device
         torch.manual_seed(cfg.train.seed)
         np.random.seed(cfg.train.seed)
-        cfg.env.seed = cfg.train.seed
         self.env = env if env is not None else ImitationEnv(cfg.env)
         self.env.record_tracking = True
         self.vecenv = RslRlVecEnv(self.env)
@@ -84,9 +86,9 @@ class Trainer:
         self.samples = 0
         self.wall_s = 0.0
         self._warm_up_normalizers()
-        self.run_dir.mkdir(parents=True, exist_ok=True)
         save_experiment(cfg, self.run_dir / "config.yaml")
         self._writer = None
+        self._purge_step: int | None = None
 
     def _warm_up_normalizers(self) -> None:
         """Seed the observation normalisers with one rollout of the initial policy.
@@ -119,9 +121,14 @@ class Trainer:
         return save_checkpoint(self.run_dir / f"model_{self.iteration}.pt", self.state())
 
     def resume(self, path: str | Path | None = None) -> bool:
-        """Continue from a checkpoint (the run's newest when ``path`` is None); False if there is none."""
+        """Continue from a checkpoint (the run's newest when ``path`` is None); False if there is none.
+
+        The run folder is cut back to the checkpoint's iteration: later history records, TensorBoard
+        events (``purge_step``) and checkpoints are dropped, so the run lists every iteration once.
+        """
         path = Path(path) if path else latest_checkpoint(self.run_dir)
         if path is None:
+            self._cut_back_to(0)
             return False
         data = load_checkpoint(path, self.device)
         missing = [k for k in RESUME_KEYS if k not in data]
@@ -132,7 +139,15 @@ class Trainer:
         self.iteration, self.samples, self.wall_s = data["iteration"], data["samples"], data["wall_s"]
         torch.set_rng_state(data["torch_rng"])
         self.env.generator.set_state(data["env_rng"])
+        self._cut_back_to(self.iteration)
         return True
+
+    def _cut_back_to(self, iteration: int) -> None:
+        truncate_history(self.run_dir, iteration)
+        for later in self.run_dir.glob("model_*.pt"):
+            if later.stem.split("_")[1].isdigit() and int(later.stem.split("_")[1]) > iteration:
+                later.unlink()
+        self._purge_step = iteration + 1
 
     # -------------------------------------------------------------------------------- training
     def _collect(self) -> IterationStats:
@@ -197,7 +212,7 @@ class Trainer:
         if self._writer is None:
             from torch.utils.tensorboard import SummaryWriter
 
-            self._writer = SummaryWriter(str(self.run_dir / "tensorboard"))
+            self._writer = SummaryWriter(str(self.run_dir / "tensorboard"), purge_step=self._purge_step)
         for key, value in record.items():
             if key != "iteration" and isinstance(value, (int, float)):
                 self._writer.add_scalar(key, value, self.iteration)

@@ -31,8 +31,9 @@ def pose_arrays(pose: geometry_msgs.Pose) -> tuple[list[float], list[float]]:
 def run_node(name: str, cls: Callable[[Any], Any], args: list[str] | None = None) -> None:
     """Create node ``name`` on the chosen transport, wrap it in ``cls`` and spin until interrupted.
 
-    An object with a ``run(timeout_s)`` method (the trainer) is run instead of spun: it drives its
-    own loop, spinning the node as it needs, and the node ends when ``run`` returns.
+    An object with a ``run()`` method (the trainer) is run instead of spun: it drives its own loop,
+    spinning the node as it needs, and the node ends when ``run`` returns (``--seconds`` does not
+    apply to it).
 
     Command line: ``--transport inprocess|dds|rclpy`` (default: ``$DEEPMIMIC_TRANSPORT``, else rclpy
     when ROS 2 is sourced, else dds), ``--params FILE``, ``--seconds S``, and ROS 2's
@@ -53,7 +54,7 @@ def run_node(name: str, cls: Callable[[Any], Any], args: list[str] | None = None
     try:
         app = cls(node)
         if hasattr(app, "run"):
-            app.run(timeout_s=options.seconds)
+            app.run()
         else:
             node.spin(timeout_s=options.seconds)
     except KeyboardInterrupt:

@@ -9,6 +9,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from deepmimic.arg_types import non_negative_int, positive_float, positive_int
+
 # (metrics key, label, format) of the eval table.
 TABLE = (
     ("joint_rotation_error_rad", "joint rotation error", "{:.4f} rad"),
@@ -41,11 +43,11 @@ def _add_eval(subparsers: argparse._SubParsersAction) -> None:
                                            "starts and report tracking errors, survival and success; writes "
                                            "metrics.json and a video of environment 0 beside its reference.")
     ev.add_argument("checkpoint", help="checkpoint file (runs/<name>/model_<iteration>.pt)")
-    ev.add_argument("--seconds", type=float, default=20.0, help="length of every rollout (default: 20)")
-    ev.add_argument("--num-envs", type=int, default=32, help="rollouts (default: 32)")
+    ev.add_argument("--seconds", type=positive_float, default=20.0, help="length of every rollout (default: 20)")
+    ev.add_argument("--num-envs", type=positive_int, default=32, help="rollouts (default: 32)")
     ev.add_argument("--out", help="output folder (default: <checkpoint folder>/eval_<checkpoint name>)")
     ev.add_argument("--no-video", action="store_true", help="skip the video")
-    ev.add_argument("--seed", type=int, default=0, help="seed of the initial states (default: 0)")
+    ev.add_argument("--seed", type=non_negative_int, default=0, help="seed of the initial states (default: 0)")
     ev.add_argument("--motion", help="evaluate on this clip instead of the training clip(s)")
     ev.add_argument("--backend", choices=("mujoco", "mujoco_warp"),
                     help="physics backend instead of the checkpoint's (e.g. mujoco for a policy trained on the GPU)")
@@ -57,10 +59,10 @@ def _add_play(subparsers: argparse._SubParsersAction) -> None:
                                  description="Run one deterministic rollout and render it beside the reference "
                                              "(or, with --no-render, print per-second figures).")
     play.add_argument("checkpoint", help="checkpoint file (runs/<name>/model_<iteration>.pt)")
-    play.add_argument("--seconds", type=float, default=10.0, help="rollout length (default: 10)")
+    play.add_argument("--seconds", type=positive_float, default=10.0, help="rollout length (default: 10)")
     play.add_argument("--out", default="runs/play.mp4", help="video file, .mp4 or .gif (default: runs/play.mp4)")
     play.add_argument("--no-render", action="store_true", help="print per-second figures instead of rendering")
-    play.add_argument("--seed", type=int, default=0, help="seed of the initial state (default: 0)")
+    play.add_argument("--seed", type=non_negative_int, default=0, help="seed of the initial state (default: 0)")
     play.add_argument("--motion", help="play this clip instead of the training clip")
     play.add_argument("--overlay", action="store_true", help="draw the reference on the character, not beside it")
     play.set_defaults(handler=run_play)
@@ -69,10 +71,6 @@ def _add_play(subparsers: argparse._SubParsersAction) -> None:
 def _check(args: argparse.Namespace) -> None:
     from deepmimic.cli import CommandError
 
-    if not args.seconds > 0:
-        raise CommandError(f"--seconds must be positive, got {args.seconds}")
-    if getattr(args, "num_envs", 1) < 1:
-        raise CommandError(f"--num-envs must be at least 1, got {args.num_envs}")
     if not Path(args.checkpoint).is_file():
         raise CommandError(f"no such checkpoint file: {args.checkpoint}")
 

@@ -96,6 +96,9 @@ def run_launch(args: argparse.Namespace) -> int:
         raise CommandError(str(error)) from error
     if not graph.nodes:
         raise CommandError(f"{graph.path}: the graph has no nodes")
+    from deepmimic.launch_checks import check_arguments
+
+    check_arguments({n: a.check for n, a in graph.arguments.items() if a.check}, graph.values)
     composed = graph.composed if args.composed is None else args.composed
     if args.show_args:
         for name, value in graph.values.items():

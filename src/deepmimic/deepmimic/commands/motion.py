@@ -23,7 +23,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     convert.add_argument("output", help="output DeepMimic motion file (.txt or .json)")
     convert.add_argument("--asf", help="skeleton file for an .amc (default: found beside it)")
     convert.add_argument("--character", default="humanoid3d", help="target DeepMimic character")
-    convert.add_argument("--bone-map", help="YAML file mapping character joints to source bones")
+    convert.add_argument("--bone-map", help="bone map for BVH/ASF input: a YAML file or a built-in scheme name "
+                                            "(default: detected from the bone names and the skeleton)")
     convert.add_argument("--loop", choices=["wrap", "none"], help="loop mode of the output (default: keep)")
     convert.add_argument("--report", help="write retargeting quality figures to this JSON file")
     convert.set_defaults(handler=run_convert)
@@ -57,6 +58,13 @@ def run_convert(args: argparse.Namespace) -> int:
 
     from deepmimic.cli import CommandError
 
+    out = Path(args.output)
+    if out.is_dir():
+        raise CommandError(f"output {out} is a folder; give a file name ending in .txt or .json")
+    if out.suffix.lower() not in (".txt", ".json"):
+        raise CommandError(f"output {out.name}: DeepMimic motion files end in .txt or .json")
+    if not out.parent.is_dir():
+        raise CommandError(f"output {out}: folder {out.parent} does not exist")
     motion = _load(args.input, args.asf)
     try:
         result, report = convert_to_character(motion, args.character, bone_map=args.bone_map, loop=args.loop)

@@ -29,6 +29,8 @@ def _add_view(sub: argparse._SubParsersAction) -> None:
     view.add_argument("--motion", required=True, help="motion file (any supported format) or bundled clip name")
     view.add_argument("--asf", help="skeleton file for an .amc (default: found beside it)")
     view.add_argument("--character", default="humanoid3d", help="character (clips of other skeletons are retargeted)")
+    view.add_argument("--bone-map", help="bone map for retargeting BVH/ASF: a YAML file or a built-in scheme name "
+                                         "(default: detected from the bone names and the skeleton)")
     view.add_argument("--out", help="output .mp4 or .gif (default: runs/<motion name>.mp4)")
     view.add_argument("--seconds", type=float, default=4.0,
                       help="length; looping clips repeat, others hold their last pose (default: 4)")
@@ -67,7 +69,7 @@ def _view_motion(args: argparse.Namespace) -> Any:
 
     motion = load_motion(args.motion, asf=args.asf) if args.asf else load_motion(args.motion)
     try:
-        return convert_to_character(motion, args.character)[0]
+        return convert_to_character(motion, args.character, bone_map=args.bone_map)[0]
     except ValueError as err:
         if isinstance(err, MotionFormatError):
             raise

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import argparse
 
+from deepmimic.arg_types import non_negative_float, positive_float, positive_int, topic_name
+
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     """Register ``topic list``, ``topic echo`` and ``topic hz``."""
@@ -15,23 +17,23 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     sub = topic.add_subparsers(dest="topic_command", required=True, metavar="ACTION")
 
     listing = sub.add_parser("list", help="topics with types and publisher/subscriber counts; services")
-    listing.add_argument("--wait", type=float, default=1.0, help="seconds to listen to discovery (default 1)")
+    listing.add_argument("--wait", type=positive_float, default=1.0, help="seconds to listen to discovery (default 1)")
     listing.add_argument("--no-services", action="store_true", help="topics only")
     listing.set_defaults(handler=run_list)
 
     echo = sub.add_parser("echo", help="print a topic's messages as YAML")
-    echo.add_argument("topic")
+    echo.add_argument("topic", type=topic_name)
     echo.add_argument("--once", action="store_true", help="print one message and exit")
-    echo.add_argument("--count", type=int, help="print N messages and exit")
-    echo.add_argument("--duration", type=float, help="stop after this many seconds")
-    echo.add_argument("--timeout", type=float, default=5.0, help="seconds to wait for a publisher (default 5)")
+    echo.add_argument("--count", type=positive_int, help="print N messages and exit")
+    echo.add_argument("--duration", type=positive_float, help="stop after this many seconds")
+    echo.add_argument("--timeout", type=non_negative_float, default=5.0, help="seconds to wait for a publisher (default 5)")
     echo.set_defaults(handler=run_echo)
 
     hz = sub.add_parser("hz", help="a topic's receive rate: average, min/max/std of intervals")
-    hz.add_argument("topic")
-    hz.add_argument("--window", type=int, default=10_000, help="intervals averaged over (default 10000)")
-    hz.add_argument("--duration", type=float, help="stop after this many seconds")
-    hz.add_argument("--timeout", type=float, default=5.0, help="seconds to wait for a publisher (default 5)")
+    hz.add_argument("topic", type=topic_name)
+    hz.add_argument("--window", type=positive_int, default=10_000, help="intervals averaged over (default 10000)")
+    hz.add_argument("--duration", type=positive_float, help="stop after this many seconds")
+    hz.add_argument("--timeout", type=non_negative_float, default=5.0, help="seconds to wait for a publisher (default 5)")
     hz.set_defaults(handler=run_hz)
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from deepmimic.arg_types import positive_float
+
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     """Register ``train``."""
@@ -18,7 +20,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     train.add_argument("--device", help="torch/Warp device of the environment and the networks (cpu, cuda)")
     train.add_argument("--resume", action="store_true", help="continue from the run folder's newest checkpoint")
     train.add_argument("--no-eval", action="store_true", help="skip the evaluation at the end")
-    train.add_argument("--eval-seconds", type=float, default=20.0, help="length of the final evaluation")
+    train.add_argument("--eval-seconds", type=positive_float, default=20.0, help="length of the final evaluation")
     train.set_defaults(handler=run_train)
 
 
@@ -31,24 +33,32 @@ def _postfix(record: dict) -> dict:
     return shown
 
 
+def experiment_for(args: argparse.Namespace):  # noqa: ANN201 - returns deepmimic_policy.config.ExperimentCfg
+    """The experiment file with the command line's overrides, every value checked (ConfigError: one line)."""
+    from deepmimic_policy.config import load_experiment, override
+
+    overrides = {"env.num_envs": args.num_envs, "train.seed": args.seed, "train.max_iterations": args.iterations,
+                 "env.backend": args.backend, "env.device": args.device}
+    flags = {"env.num_envs": "--num-envs", "train.seed": "--seed", "train.max_iterations": "--iterations",
+             "env.backend": "--backend", "env.device": "--device"}
+    cfg = load_experiment(args.config)
+    for key, value in overrides.items():
+        if value is not None:
+            cfg = override(cfg, {key: value}, where=flags[key])
+    return cfg
+
+
 def run_train(args: argparse.Namespace) -> int:
     """Train, checkpoint every ``save_interval`` iterations, then evaluate the final policy."""
-    from deepmimic_policy.config import load_experiment
+    from deepmimic_policy.run_folder import open_run_folder
     from deepmimic_policy.trainer import Trainer
     from tqdm import tqdm
 
-    cfg = load_experiment(args.config)
-    if args.num_envs:
-        cfg.env.num_envs = args.num_envs
-    if args.seed is not None:
-        cfg.train.seed = args.seed
-    if args.backend:
-        cfg.env.backend = args.backend
-    if args.device:
-        cfg.env.device = args.device
+    cfg = experiment_for(args)
     run_dir = Path(args.run_dir or Path("runs") / Path(args.config).stem)
-    target = args.iterations or cfg.train.max_iterations
-    trainer = Trainer(cfg, run_dir, device=cfg.env.device)
+    open_run_folder(run_dir, args.resume)  # refuse a mixed run before building anything
+    target = cfg.train.max_iterations
+    trainer = Trainer(cfg, run_dir, device=cfg.env.device, resume=args.resume)
     if args.resume and trainer.resume():
         print(f"resumed {run_dir} at iteration {trainer.iteration} ({trainer.samples} samples)")
     try:

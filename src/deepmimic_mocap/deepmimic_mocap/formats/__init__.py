@@ -24,6 +24,24 @@ READERS: dict[str, str] = {
     "npz": "deepmimic_mocap.motion:load_motion_npz",
 }
 _EXTENSIONS = {".txt": "deepmimic", ".json": "deepmimic", ".bvh": "bvh", ".amc": "asf_amc"}
+TEXT_FORMATS = ("deepmimic", "bvh", "asf_amc")
+SNIFF_BYTES = 4096
+# Bytes that never occur in the text formats we read (control characters other than tab, LF, CR, FF).
+_BINARY_BYTES = bytes(b for b in range(32) if b not in (9, 10, 12, 13)) + b"\x7f"
+
+
+def sniff_text(path: Path) -> None:
+    """Refuse a binary file posing as a text format, reading only its first ``SNIFF_BYTES`` bytes.
+
+    Raises:
+        MotionFormatError: A NUL byte, or more than 1 % control bytes, in the first 4 KiB.
+    """
+    with open(path, "rb") as handle:
+        head = handle.read(SNIFF_BYTES)
+    control = sum(head.count(bytes([b])) for b in _BINARY_BYTES)
+    if b"\0" in head or control > len(head) // 100:
+        raise MotionFormatError(path, f"binary data, not a {path.suffix or 'text'} text file "
+                                f"({control} control bytes in the first {len(head)} bytes)")
 
 
 def resolve_reader(name: str) -> Callable[..., Motion]:
@@ -66,6 +84,11 @@ def load_motion(path_or_name: str | Path, fmt: str | None = None, **options: Any
         **options: Passed to the reader (``asf=`` for AMC files, ``character=`` for DeepMimic).
     """
     path = resolve_motion(path_or_name)
+    if path.is_dir():
+        raise MotionFormatError(path, "is a folder, expected a motion file")
     if path.stat().st_size == 0:
         raise MotionFormatError(path, "file is empty")
-    return resolve_reader(fmt or detect_format(path))(path, **options)
+    fmt = fmt or detect_format(path)
+    if fmt in TEXT_FORMATS:
+        sniff_text(path)
+    return resolve_reader(fmt)(path, **options)

@@ -20,7 +20,7 @@ from deepmimic_transport.node_main import run_node
 
 import deepmimic_transport as transport
 
-from ..config import load_experiment
+from ..config import load_experiment, override
 from ..remote_env import RemoteImitationEnv
 from ..trainer import Trainer
 
@@ -32,8 +32,8 @@ class TrainerNode:
         self.node = node
         config = node.declare_parameter("config", "config/humanoid3d_walk.yaml")
         run_dir = node.declare_parameter("run_dir", "") or str(Path("runs") / f"{Path(config).stem}_graph")
-        self.cfg = load_experiment(config)
-        self.cfg.train.seed = int(node.declare_parameter("seed", self.cfg.train.seed))
+        cfg = load_experiment(config)
+        self.cfg = override(cfg, {"train.seed": node.declare_parameter("seed", cfg.train.seed)}, where="seed")
         self.target = int(node.declare_parameter("iterations", 0)) or self.cfg.train.max_iterations
         resume = bool(node.declare_parameter("resume", False))
         timeout = float(node.declare_parameter("timeout", 60.0))
@@ -41,7 +41,7 @@ class TrainerNode:
         log = node.get_logger()
         log.info(f"waiting for a train-mode simulator on 'actions'/'transitions' (up to {timeout:g} s)")
         self.env = RemoteImitationEnv(node, self.cfg.env, timeout_s=timeout)
-        self.trainer = Trainer(self.cfg, run_dir, env=self.env)
+        self.trainer = Trainer(self.cfg, run_dir, env=self.env, resume=resume)
         if resume and self.trainer.resume():
             log.info(f"resumed {run_dir} at iteration {self.trainer.iteration} ({self.trainer.samples} samples)")
         log.info(f"training {self.env.num_envs} remote environments to iteration {self.target}, run folder {run_dir}")
@@ -61,8 +61,8 @@ class TrainerNode:
         self.checkpoints_pub.publish(std_msgs.String(data=str(path)))
         self.node.get_logger().info(f"checkpoint {path}")
 
-    def run(self, timeout_s: float | None = None) -> None:
-        """Train to the target iteration (``timeout_s``: ignored; the iteration count bounds the run)."""
+    def run(self) -> None:
+        """Train to the target iteration (the iteration count bounds the run)."""
         try:
             self.trainer.run(self.target, on_iteration=self.on_iteration, on_checkpoint=self.on_checkpoint)
         finally:

@@ -1,15 +1,18 @@
 """Configuration of the imitation environment: typed dataclasses hold the only defaults.
 
-YAML files only override these; unknown keys are errors (``from_dict``).
+YAML files only override these; unknown keys, wrong types and values outside the ranges declared
+with ``bounded`` are errors (``deepmimic_sim.typed_config``).
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields, is_dataclass, replace
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-import yaml
+from ..typed_config import ConfigError, bounded, from_dict, load_yaml_config
+
+__all__ = ["ActionCfg", "ConfigError", "ImitationEnvCfg", "ObservationCfg", "RewardCfg", "TerminationCfg",
+           "from_dict", "load_env_config"]
 
 
 @dataclass
@@ -26,16 +29,16 @@ class RewardCfg:
         use_joint_weights: Weight joints by DeepMimic's ``DiffWeight`` instead of equally.
     """
 
-    pose_weight: float = 0.65
-    pose_scale: float = 2.0
-    velocity_weight: float = 0.1
-    velocity_scale: float = 0.1
-    end_effector_weight: float = 0.15
-    end_effector_scale: float = 40.0
-    com_weight: float = 0.1
-    com_scale: float = 10.0
-    root_weight: float = 0.0
-    root_scale: float = 5.0
+    pose_weight: float = bounded(0.65, minimum=0.0)
+    pose_scale: float = bounded(2.0, minimum=0.0)
+    velocity_weight: float = bounded(0.1, minimum=0.0)
+    velocity_scale: float = bounded(0.1, minimum=0.0)
+    end_effector_weight: float = bounded(0.15, minimum=0.0)
+    end_effector_scale: float = bounded(40.0, minimum=0.0)
+    com_weight: float = bounded(0.1, minimum=0.0)
+    com_scale: float = bounded(10.0, minimum=0.0)
+    root_weight: float = bounded(0.0, minimum=0.0)
+    root_scale: float = bounded(5.0, minimum=0.0)
     use_joint_weights: bool = False
 
 
@@ -54,8 +57,8 @@ class TerminationCfg:
 
     fall_contact: bool = True
     allowed_contacts: list[str] = field(default_factory=list)
-    max_body_distance: float | None = None
-    episode_length_s: float = 20.0
+    max_body_distance: float | None = bounded(None, minimum=0.0, exclusive_minimum=True)
+    episode_length_s: float = bounded(20.0, minimum=0.0, exclusive_minimum=True)
 
 
 @dataclass
@@ -85,10 +88,10 @@ class ActionCfg:
         clip: Actions are clipped to ``[-clip, clip]``; NaN actions become 0 and are counted.
     """
 
-    mode: str = "absolute"
-    max_scale: float = 3.14159
-    residual_scale: float = 0.5
-    clip: float = 1.5
+    mode: str = bounded("absolute", choices=("absolute", "residual"))
+    max_scale: float = bounded(3.14159, minimum=0.0, exclusive_minimum=True)
+    residual_scale: float = bounded(0.5, minimum=0.0, exclusive_minimum=True)
+    clip: float = bounded(1.5, minimum=0.0, exclusive_minimum=True)
 
 
 @dataclass
@@ -111,9 +114,9 @@ class ImitationEnvCfg:
     character: str = "humanoid3d"
     motions: list[str] = field(default_factory=lambda: ["walk"])
     motion_weights: list[float] | None = None
-    num_envs: int = 16
+    num_envs: int = bounded(16, minimum=1)
     backend: str = "mujoco"
-    substeps: int = 10
+    substeps: int = bounded(10, minimum=1)
     device: str = "cpu"
     seed: int = 0
     reward: RewardCfg = field(default_factory=RewardCfg)
@@ -122,45 +125,12 @@ class ImitationEnvCfg:
     action: ActionCfg = field(default_factory=ActionCfg)
 
 
-def from_dict(cls: type, data: dict[str, Any] | None, where: str = "config", base: Any = None) -> Any:
-    """Build dataclass ``cls`` from a (YAML) dict: the keys given override ``base`` (default ``cls()``).
-
-    Nested dataclasses are merged the same way, so overriding one key of a nested section keeps
-    the section's other defaults.
-
-    Raises:
-        ValueError: A key that ``cls`` does not have (the message lists the valid keys).
-    """
-    base = base if base is not None else cls()
-    if not isinstance(data, dict):
-        raise ValueError(f"{where}: expected a mapping, got {type(data).__name__}")
-    known = {f.name for f in fields(cls)}
-    unknown = sorted(set(data) - known)
-    if unknown:
-        raise ValueError(f"{where}: unknown key(s) {unknown}; valid keys: {sorted(known)}")
-    kwargs = {}
-    for name, value in data.items():
-        current = getattr(base, name)
-        kwargs[name] = from_dict(type(current), value, f"{where}.{name}", current) if is_dataclass(current) else value
-    return replace(base, **kwargs)
-
-
-def to_dict(cfg: Any) -> dict[str, Any]:
-    """The resolved configuration as plain data (saved next to every run)."""
-    return asdict(cfg)
-
-
 def load_env_config(path: str | Path) -> ImitationEnvCfg:
     """The ``env`` section of an experiment YAML, after its ``base:`` file (as ``load_experiment`` reads it).
 
     For processes that build only the environment (the simulator node in train mode).
+
+    Raises:
+        ConfigError: One line naming the file, line, key, value and what is allowed.
     """
-    path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except (OSError, yaml.YAMLError) as err:
-        raise ValueError(f"{path}: cannot read the experiment file: {err}") from None
-    if not isinstance(data, dict):
-        raise ValueError(f"{path}: expected a mapping with 'env' and 'train'")
-    base = load_env_config(path.parent / data["base"]) if "base" in data else None
-    return from_dict(ImitationEnvCfg, data.get("env") or {}, where=f"{path}: env", base=base)
+    return load_yaml_config(ImitationEnvCfg, path, section="env")

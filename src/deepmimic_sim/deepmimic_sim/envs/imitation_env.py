@@ -26,7 +26,7 @@ from ..backends import PhysicsBackend, make_backend
 from ..model.joint_mapping import JointMapping
 from . import metrics, rewards, terminations
 from . import observations as obs_fn
-from .config import ImitationEnvCfg
+from .config import ConfigError, ImitationEnvCfg
 
 
 class ImitationEnv:
@@ -65,10 +65,12 @@ class ImitationEnv:
     # ------------------------------------------------------------------------------- set-up
     def _load_motions(self) -> list:
         motions = [load_motion(m) for m in self.cfg.motions]
-        for motion in motions:
+        for name, motion in zip(self.cfg.motions, motions, strict=True):
             if motion.skeleton.joint_names != self.character.skeleton.joint_names:
-                raise ValueError(f"clip '{motion.name}' is not on character '{self.cfg.character}' "
-                                 f"(convert it first: deepmimic motion convert)")
+                raise ConfigError(f"motion {name}: a clip on skeleton '{motion.skeleton.name}', not on character "
+                                  f"'{self.cfg.character}'; the environment needs clips on its character: retarget "
+                                  f"it once with `deepmimic motion convert {name} OUT.txt [--bone-map F]` and use "
+                                  "OUT.txt")
         return motions
 
     def _tensor(self, array: Any, dtype: torch.dtype = torch.float32) -> torch.Tensor:

@@ -1,0 +1,114 @@
+"""Launch arguments checked before any node starts: one line naming the argument, its value and what is allowed.
+
+A graph file declares what each argument is with ``check:`` (``clip: {default: walk, check: motion}``);
+``check_arguments`` runs the check of every argument that has one, so a wrong ``clip:=nonexistent``
+is one error from the launcher instead of a traceback from each node that reads it.
+
+Checks: ``motion`` (a bundled clip name or a readable motion file), ``checkpoint`` (a checkpoint
+that loads, finite weights), ``experiment`` (an experiment YAML that validates), ``count`` (an
+integer >= 0), ``positive`` (an integer >= 1), ``bool``, ``backend`` (a registered physics
+backend, or '' for the experiment's), ``run_folder`` (usable with the graph's ``resume`` and
+``config`` arguments).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+
+class LaunchArgumentError(ValueError):
+    """A launch argument with a value that cannot work (one line)."""
+
+
+def _typed(value: Any) -> Any:
+    if isinstance(value, str) and value:
+        try:
+            loaded = yaml.safe_load(value)
+        except yaml.YAMLError:
+            return value
+        return value if loaded is None or isinstance(loaded, (dict, list)) else loaded
+    return value
+
+
+def _motion(value: Any, _values: Mapping[str, Any]) -> None:
+    from deepmimic_mocap.assets import resolve_motion
+    from deepmimic_mocap.formats import detect_format, sniff_text
+
+    path = resolve_motion(str(value))
+    fmt = detect_format(path)
+    if fmt in ("bvh", "asf_amc", "deepmimic"):
+        sniff_text(path)
+
+
+def _checkpoint(value: Any, _values: Mapping[str, Any]) -> None:
+    from deepmimic_policy.checkpoint import load_checkpoint
+
+    load_checkpoint(str(value))
+
+
+def _experiment(value: Any, _values: Mapping[str, Any]) -> None:
+    from deepmimic_policy.config import load_experiment
+
+    load_experiment(str(value))
+
+
+def _integer(minimum: int) -> Callable[[Any, Mapping[str, Any]], None]:
+    def check(value: Any, _values: Mapping[str, Any]) -> None:
+        value = _typed(value)
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            raise LaunchArgumentError(f"an integer >= {minimum}")
+    return check
+
+
+def _bool(value: Any, _values: Mapping[str, Any]) -> None:
+    if not isinstance(_typed(value), bool):
+        raise LaunchArgumentError("true or false")
+
+
+def _backend(value: Any, _values: Mapping[str, Any]) -> None:
+    from deepmimic_sim.backends import BACKENDS
+
+    if value not in ("", None, *BACKENDS):
+        raise LaunchArgumentError(f"one of {', '.join(BACKENDS)} (or '' for the experiment's)")
+
+
+def _run_folder(value: Any, values: Mapping[str, Any]) -> None:
+    from deepmimic_policy.run_folder import check_run_folder
+
+    path = str(value or "") or str(Path("runs") / f"{Path(str(values.get('config', 'run'))).stem}_graph")
+    check_run_folder(path, bool(_typed(values.get("resume", False))))
+
+
+CHECKS: dict[str, Callable[[Any, Mapping[str, Any]], None]] = {
+    "motion": _motion, "checkpoint": _checkpoint, "experiment": _experiment, "count": _integer(0),
+    "positive": _integer(1), "bool": _bool, "backend": _backend, "run_folder": _run_folder,
+}
+
+
+def check_arguments(checks: Mapping[str, str], values: Mapping[str, Any]) -> None:
+    """Run the declared check of every argument.
+
+    Args:
+        checks: Check name by argument name (arguments without a check are absent).
+        values: Argument values (defaults, then the command line's).
+
+    Raises:
+        LaunchArgumentError: One line: ``name:=value: what is wrong``.
+    """
+    from deepmimic_mocap.errors import MotionFormatError
+
+    for name, kind in checks.items():
+        if kind not in CHECKS:
+            raise LaunchArgumentError(f"argument {name!r}: unknown check {kind!r}; checks: {', '.join(CHECKS)}")
+        value = values.get(name)
+        try:
+            CHECKS[kind](value, values)
+        except LaunchArgumentError as err:
+            raise LaunchArgumentError(f"{name}:={value}: expected {err}") from None
+        except (MotionFormatError, FileNotFoundError, KeyError, ValueError) as err:
+            message = err.args[0] if isinstance(err, KeyError) and err.args else err
+            raise LaunchArgumentError(f"{name}:={value}: {message}") from None
