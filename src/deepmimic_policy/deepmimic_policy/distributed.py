@@ -30,11 +30,11 @@ How it works (the same as rsl-rl's ``OnPolicyRunner`` in multi-GPU mode, which w
 
 from __future__ import annotations
 
+import hashlib
 import os
 import sys
 import uuid
 import warnings
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -166,6 +166,7 @@ def launch(nproc: int, argv: list[str]) -> int:
 
     config = LaunchConfig(min_nodes=1, max_nodes=1, nproc_per_node=nproc, run_id=str(uuid.uuid4()),
                           rdzv_backend="c10d", rdzv_endpoint="localhost:0", max_restarts=0, monitor_interval=0.2)
+    os.environ.setdefault("GLOO_SOCKET_IFNAME", "lo")  # one host: gloo over loopback, whatever the hostname resolves to
     try:
         elastic_launch(config, sys.executable)("-m", "deepmimic.cli", *argv)
     except ChildFailedError as err:
@@ -208,7 +209,7 @@ class DistributedTrainer(Trainer):
 
     def __init__(self, cfg: ExperimentCfg, run_dir: str | Path, rank: RankInfo, env: Any | None = None) -> None:
         if not dist.is_initialized():
-            raise RuntimeError("DistributedTrainer needs torch.distributed initialised (deepmimic_policy.distributed.init)")
+            raise RuntimeError("DistributedTrainer needs torch.distributed initialised (distributed.init)")
         self.rank = rank
         self.is_main = rank.is_main
         if env is None:  # the config (saved with the run) keeps the total
@@ -246,8 +247,25 @@ class DistributedTrainer(Trainer):
     def state(self) -> dict[str, Any]:
         return {**super().state(), WORLD_SIZE_KEY: self.rank.world_size}
 
+    def networks_digest(self) -> str:
+        """SHA-256 of the actor's and critic's parameters and normalisers (equal on every rank while in sync)."""
+        digest = hashlib.sha256()
+        for model in (self.alg.actor, self.alg.critic):
+            for name, tensor in model.state_dict().items():
+                digest.update(name.encode())
+                digest.update(tensor.detach().cpu().reshape(-1).view(torch.uint8).numpy().tobytes())
+        return digest.hexdigest()
+
     def save(self) -> Path:
-        """Rank 0 writes ``model_<iteration>.pt`` with every rank's random-number states (collective)."""
+        """Rank 0 writes ``model_<iteration>.pt`` with every rank's random-number states (collective).
+
+        Raises:
+            RuntimeError: The ranks' networks differ (they must stay identical: a bug, not bad luck).
+        """
+        digests = _gather(self.networks_digest())
+        if len(set(digests)) > 1:
+            raise RuntimeError(f"iteration {self.iteration}: the ranks' networks differ "
+                               f"({len(set(digests))} versions among {len(digests)} ranks)")
         rngs = _gather((torch.get_rng_state(), self.env.generator.get_state()))
         path = self.run_dir / f"model_{self.iteration}.pt"
         if not self.is_main:
@@ -280,11 +298,3 @@ class DistributedTrainer(Trainer):
                       "random numbers reseeded per rank")
         return True
 
-
-def run_ranks(fn: Callable[[RankInfo], Any], device: str = "cpu", threads: int | None = None) -> Any:
-    """Call ``fn`` with this process's ``RankInfo`` inside the process group, leaving it afterwards."""
-    info = init(device, threads)
-    try:
-        return fn(info)
-    finally:
-        shutdown()
