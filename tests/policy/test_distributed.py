@@ -95,6 +95,23 @@ def test_nproc_resumes_every_rank(trained, config):
     assert len(saved["rank_rng"]) == 2 and saved["experiment"]["env"]["num_envs"] == TOTAL_ENVS
 
 
+def test_trainer_ranks_own_remote_simulators(config, tmp_path):
+    """The train graph composes with ranks: each trainer rank drives its own simulator node."""
+    out = tmp_path / "ranks"
+    out.mkdir()
+    result = run("-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2", str(RANK_SCRIPT),
+                 str(config), str(tmp_path / "run"), str(out), "1", "remote")
+    assert result.returncode == 0, result.stderr[-3000:]
+    rank0, rank1 = (torch.load(out / f"rank{r}.pt", weights_only=True) for r in range(2))
+    for key, value in rank0["networks"]["actor_state_dict"].items():
+        assert torch.equal(value, rank1["networks"]["actor_state_dict"][key]), key
+    # Every simulator node holds the config's environments (no split): the job has twice as many.
+    assert rank0["num_envs"] == TOTAL_ENVS and rank0["total_envs"] == 2 * TOTAL_ENVS
+    assert not torch.equal(rank0["obs"], rank1["obs"])
+    history = [json.loads(line) for line in (tmp_path / "run" / "history.jsonl").read_text().splitlines()]
+    assert [h["samples"] for h in history] == [2 * STEPS * TOTAL_ENVS]
+
+
 def test_a_failing_rank_is_one_line(config, tmp_path):
     result = run("-m", "deepmimic.cli", "train", "--config", str(config), "--run-dir", str(tmp_path),
                  "--iterations", "1", "--nproc", "2", "--backend", "nope", "--no-eval")
