@@ -17,10 +17,12 @@ def test_backend_by_argument_and_environment(monkeypatch):
     assert isinstance(transport.create_node("b", bus=Bus()), InProcessNode)
 
 
-def test_default_is_dds_without_ros(monkeypatch):
+def test_default_is_dds_even_with_rclpy_installed(monkeypatch):
+    """make setup installs rclpy; the default transport stays Cyclone DDS (rclpy only when asked for)."""
     monkeypatch.delenv("DEEPMIMIC_TRANSPORT", raising=False)
-    expected = "rclpy" if importlib.util.find_spec("rclpy") else "dds"
-    assert transport.default_backend() == expected
+    assert transport.default_backend() == "dds"
+    monkeypatch.setenv("DEEPMIMIC_TRANSPORT", "rclpy")
+    assert transport.default_backend() == "rclpy"
 
 
 def test_unknown_backend():
