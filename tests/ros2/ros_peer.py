@@ -9,6 +9,8 @@ file); prints one JSON object on stdout. Modes:
 - ``publish``: play a robot driver that is not one: publish /states, /odom, /reference_text
   (std_msgs/String) and /gains (std_msgs/Float64MultiArray) at ``--rate`` Hz for ``--seconds``, and
   count the /commands (std_msgs/Float64MultiArray) and /status_text (std_msgs/String) it hears.
+- ``call``: ``listen``, then call the deploy graph's services /get_motion and /reset
+  (deepmimic_interfaces, as built for ROS 2 by scripts/build_ros_interfaces.sh) and report the answers.
 """
 
 from __future__ import annotations
@@ -111,9 +113,30 @@ def publish(node: Node, args: argparse.Namespace) -> dict:
     return {"sent": sent, "commands": commands.report(args.seconds), "status_text": texts.report(args.seconds)}
 
 
+def call(node: Node, args: argparse.Namespace) -> dict:
+    from deepmimic_interfaces.srv import GetMotion, Reset
+
+    report = listen(node, args)
+    answers = {}
+    for name, srv_type, request in (("get_motion", GetMotion, GetMotion.Request(clip_name="walk")),
+                                    ("reset", Reset, Reset.Request())):
+        client = node.create_client(srv_type, f"/{name}")
+        if not client.wait_for_service(timeout_sec=20.0):
+            answers[name] = {"available": False}
+            continue
+        future = client.call_async(request)
+        rclpy.spin_until_future_complete(node, future, timeout_sec=20.0)
+        response = future.result()
+        answers[name] = {"available": True, "success": bool(response.success) if response else None}
+        if name == "get_motion" and response is not None:
+            answers[name].update(joints=len(response.joint_names), frames=int(response.num_frames))
+    report["services"] = answers
+    return report
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("mode", choices=["listen", "publish"])
+    parser.add_argument("mode", choices=["listen", "publish", "call"])
     parser.add_argument("--window", type=float, default=5.0)
     parser.add_argument("--timeout", type=float, default=60.0)
     parser.add_argument("--seconds", type=float, default=5.0)
@@ -123,7 +146,7 @@ def main() -> None:
     rclpy.init()
     node = Node("ros_peer")
     try:
-        report = listen(node, args) if args.mode == "listen" else publish(node, args)
+        report = {"listen": listen, "publish": publish, "call": call}[args.mode](node, args)
     finally:
         node.destroy_node()
         rclpy.shutdown()

@@ -95,3 +95,25 @@ def test_our_node_and_rclpy_exchange_ros_types_both_ways():
     assert ours["gains"]["data"][1:] == [2.0, 3.0]
     assert ros["commands"]["count"] > 0.5 * ros["sent"] and ros["commands"]["finite"], ros
     assert ros["status_text"]["count"] > 0.5 * ros["sent"] and ros["status_text"]["finite"], ros
+
+
+def test_every_deploy_node_on_rclpy_serves_an_unmodified_rclpy_client():
+    """`deepmimic launch deploy transport:=rclpy`: all three nodes are rclpy nodes on Fast DDS. An
+    rclpy process hears /states and /odom at 30 Hz and calls /get_motion and /reset
+    (deepmimic_interfaces built with ROS's rosidl generators)."""
+    spec = [
+        process("deploy", [sys.executable, "-m", "deepmimic.cli", "launch", "deploy", "transport:=rclpy"]),
+        process("ros", ros_peer("call", "--window", "5", "--timeout", "90"), wait=True),
+    ]
+    results = netns.run(spec, timeout=150.0, cwd=ROOT)
+    deploy_output = results["deploy"]["output"]
+    assert "Traceback" not in deploy_output, deploy_output[-4000:]
+    got = report(results, "ros")
+    for topic in ("states", "odom"):
+        assert got[topic]["count"] > 0 and got[topic]["finite"], (topic, deploy_output[-3000:])
+        assert math.isclose(got[topic]["rate_hz"], RATE_HZ, rel_tol=0.05), (topic, got[topic])
+    assert len(got["states"]["names"]) == HINGES
+    services = got["services"]
+    assert services["get_motion"]["success"] and services["get_motion"]["joints"] == HINGES, services
+    assert services["get_motion"]["frames"] > 10, services
+    assert services["reset"]["success"], services
