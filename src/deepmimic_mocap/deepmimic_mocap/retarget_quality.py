@@ -28,22 +28,32 @@ _BOX_CORNERS = np.array(list(itertools.product((-1.0, 1.0), repeat=3)))
 
 
 def foot_joints(character: Character) -> list[int]:
-    """End-effector joints whose body is a box: the feet of humanoid3d."""
-    sk = character.skeleton
-    return [sk.index(n) for n in character.end_effectors
-            if character.bodies[sk.index(n)] is not None and character.bodies[sk.index(n)].shape == "box"]
+    """Foot joints: a robot's ``feet``, else end-effector joints whose body is a box (humanoid3d)."""
+    return [j for j, _ in sole_points(character)]
+
+
+def sole_points(character: Character) -> list[tuple[int, np.ndarray]]:
+    """Points under each foot in its joint frame: a robot's sole points, or the corners of a foot box."""
+    if character.robot is not None:
+        return list(character.robot.sole_points)
+    sk, out = character.skeleton, []
+    for name in character.end_effectors:
+        body = character.bodies[sk.index(name)]
+        if body is not None and body.shape == "box":
+            corners = rot.quat_rotate(np.broadcast_to(body.quat, (8, 4)), _BOX_CORNERS * np.array(body.size)) + body.pos
+            out.append((sk.index(name), corners))
+    return out
 
 
 def foot_sole_points(motion: Motion, character: Character) -> np.ndarray:
-    """World corners of every foot box. Shape: ``(F, feet, 8, 3)``."""
+    """World sole points of every foot. Shape: ``(F, feet, P, 3)``."""
     pos, quat = forward_kinematics(motion.skeleton, motion.root_pos, motion.root_quat, motion.local_quat())
-    corners = []
-    for j in foot_joints(character):
-        body = character.bodies[j]
-        local = rot.quat_rotate(np.broadcast_to(body.quat, (8, 4)), _BOX_CORNERS * np.array(body.size)) + body.pos
-        q = np.broadcast_to(quat[:, j, None], (motion.num_frames, 8, 4))
-        corners.append(pos[:, j, None] + rot.quat_rotate(q, np.broadcast_to(local, (motion.num_frames, 8, 3))))
-    return np.stack(corners, axis=1)
+    points = []
+    for j, local in sole_points(character):
+        n = len(local)
+        q = np.broadcast_to(quat[:, j, None], (motion.num_frames, n, 4))
+        points.append(pos[:, j, None] + rot.quat_rotate(q, np.broadcast_to(local, (motion.num_frames, n, 3))))
+    return np.stack(points, axis=1)
 
 
 def skating_speed(points: np.ndarray, heights: np.ndarray, fps: float) -> float:
