@@ -33,6 +33,11 @@ def resolve_character(name_or_path: str | Path) -> Path:
     return _resolve(name_or_path, CHARACTER_DIR, "", "character", (".txt", ".yaml"))
 
 
+def bundled_characters() -> list[str]:
+    """Names of the bundled characters (DeepMimic files and robot YAML files)."""
+    return sorted(p.stem for suffix in (".txt", ".yaml") for p in CHARACTER_DIR.glob(f"*{suffix}"))
+
+
 def resolve_controller(name_or_path: str | Path) -> Path:
     """Path of a controller file (``humanoid3d`` finds ``humanoid3d_ctrl.txt``, or a path)."""
     path = Path(name_or_path)

@@ -25,7 +25,7 @@ YAML keys (all required unless marked optional)::
     home_pose: {root_height: m, joints: {regex: rad}}   # optional; unmatched joints 0
     diff_weights: {regex: weight}                # optional; default 1
     aliases: {name: [joint, sign]}               # optional; joint names of other data sets
-    keypoints: {body: humanoid3d joint}          # optional; for retargeting human clips by IK
+    ik: {hips, chains, orientations}             # optional; [body, humanoid3d joint] pairs (retarget_ik)
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ from .skeleton import JointType, Skeleton
 
 _UNSUPPORTED_ORIENTATION = ("euler", "axisangle", "xyaxes", "zaxis")
 _KEYS = {"name", "mjcf", "control_hz", "timestep", "pd", "motors", "end_effectors", "feet", "ground_contact_allowed",
-         "home_pose", "diff_weights", "aliases", "keypoints"}
+         "home_pose", "diff_weights", "aliases", "ik"}
 
 
 @dataclass(frozen=True, eq=False)
@@ -64,7 +64,12 @@ class RobotSpec:
         home_dof_pos: Home pose, one angle per revolute joint in skeleton order. Shape: ``(J - 1,)``.
         sole_points: Per foot joint index, points under the sole in that joint's frame.
         aliases: ``{other name: (joint, sign)}``: joint names of other data sets (LocoMuJoCo's G1).
-        keypoints: ``{joint index: humanoid3d joint}``: bodies that follow a human clip's joints.
+        collision: Collision capsules ``(joint index, end 0, end 1, radius)`` in the joint's frame
+            (spheres have equal ends); what ``retarget_ik`` keeps apart.
+        collision_exclude: Body pairs (joint indices) the model excludes from collision.
+        ik: Keypoints for ``retarget_ik``, as ``(joint index, humanoid3d joint)`` pairs: ``hips`` (2),
+            ``chains`` (lists of pairs along a limb) and ``orientations``; ``clearance``: two sets of
+            joint indices whose collision capsules are kept apart. Empty when not given.
     """
 
     mjcf: Path
@@ -80,7 +85,9 @@ class RobotSpec:
     home_dof_pos: np.ndarray
     sole_points: tuple[tuple[int, np.ndarray], ...]
     aliases: dict[str, tuple[str, float]]
-    keypoints: dict[int, str]
+    collision: tuple[tuple[int, np.ndarray, np.ndarray, float], ...]
+    collision_exclude: frozenset[tuple[int, int]]
+    ik: dict[str, Any]
 
 
 def _floats(text: str | None, count: int, default: tuple[float, ...], path: Path, where: str) -> np.ndarray:
@@ -212,6 +219,37 @@ def _bodies(data: dict, key: str, body_names: list[str], path: Path) -> list[int
     return [body_names.index(n) for n in names]
 
 
+def _collision(parsed: _Parsed, defaults: dict, path: Path) -> tuple[tuple[int, np.ndarray, np.ndarray, float], ...]:
+    """Capsules (``fromto``) and spheres (``pos``) that collide, per body; other shapes are left out."""
+    out = []
+    for j, el in enumerate(parsed.elements):
+        for geom in el.findall("geom"):
+            attrs = {**defaults.get(geom.get("class", ""), {}), **geom.attrib}
+            if "mesh" in attrs or (attrs.get("contype", "1") == "0" and attrs.get("conaffinity", "1") == "0"):
+                continue
+            where = f"body '{parsed.bodies[j]}' geom"
+            radius = float(attrs.get("size", "0").split()[0])
+            kind = attrs.get("type", "sphere")
+            if kind == "capsule" and "fromto" in attrs:
+                ends = _floats(attrs["fromto"], 6, (0.0,) * 6, path, where).reshape(2, 3)
+            elif kind == "sphere":
+                ends = np.repeat(_floats(attrs.get("pos"), 3, (0.0, 0.0, 0.0), path, where)[None], 2, axis=0)
+            else:
+                continue
+            out.append((j, ends[0], ends[1], radius))
+    return tuple(out)
+
+
+def _excluded(root: ET.Element, bodies: list[str]) -> frozenset[tuple[int, int]]:
+    pairs = set()
+    for contact in root.findall("contact"):
+        for ex in contact.findall("exclude"):
+            a, b = ex.get("body1"), ex.get("body2")
+            if a in bodies and b in bodies:
+                pairs.add(tuple(sorted((bodies.index(a), bodies.index(b)))))
+    return frozenset(pairs)
+
+
 def _sole_points(parsed: _Parsed, feet: list[int], defaults: dict, path: Path) -> tuple[tuple[int, np.ndarray], ...]:
     """Bottom points of every capsule/sphere collision geom of each foot, in the foot's frame."""
     out = []
@@ -232,6 +270,34 @@ def _sole_points(parsed: _Parsed, feet: list[int], defaults: dict, path: Path) -
                                     field=f"feet: {parsed.bodies[j]}")
         out.append((j, np.array(points)))
     return tuple(out)
+
+
+def _ik(section: dict, body_names: list[str], path: Path) -> dict[str, Any]:
+    """The ``ik`` section with body names turned into joint indices."""
+    def pairs(entries: Any, where: str) -> list[tuple[int, str]]:
+        if not isinstance(entries, list) or not all(isinstance(e, list) and len(e) == 2 for e in entries):
+            raise MotionFormatError(path, "expected a list of [robot body, humanoid3d joint] pairs", field=where)
+        index = _bodies({where: [e[0] for e in entries]}, where, body_names, path)
+        return [(i, str(e[1])) for i, e in zip(index, entries, strict=True)]
+
+    if not section:
+        return {}
+    unknown = sorted(set(section) - {"hips", "chains", "orientations", "clearance"})
+    if unknown:
+        raise MotionFormatError(path, f"unknown key(s) {unknown}; valid: chains, clearance, hips, orientations",
+                                field="ik")
+    groups = section.get("clearance") or [[], []]
+    if not (isinstance(groups, list) and len(groups) == 2 and all(isinstance(g, list) for g in groups)):
+        raise MotionFormatError(path, "expected two lists of body-name patterns", field="ik.clearance")
+    clearance = tuple(frozenset(body_names.index(b) for b in _match(dict.fromkeys(g), body_names, path,
+                                                                     "ik.clearance", each_once=False))
+                      for g in groups)
+    hips = pairs(_require(section, "hips", path), "ik.hips")
+    if len(hips) != 2:
+        raise MotionFormatError(path, "needs the left and the right hip", field="ik.hips")
+    chains = [pairs(c, f"ik.chains[{i}]") for i, c in enumerate(_require(section, "chains", path))]
+    return {"hips": hips, "chains": chains, "orientations": pairs(section.get("orientations") or [], "ik.orientations"),
+            "clearance": clearance}
 
 
 def load_robot_character(path: str | Path) -> Any:
@@ -311,9 +377,7 @@ def load_robot_character(path: str | Path) -> Any:
             raise MotionFormatError(path, f"alias '{other}': expected [joint, 1 or -1] naming a hinge, got {entry!r}",
                                     field=f"aliases.{other}")
         aliases[str(other)] = (str(entry[0]), float(entry[1]))
-    keypoint_bodies = data.get("keypoints") or {}
-    keypoints = dict(zip(_bodies({"keypoints": list(keypoint_bodies)}, "keypoints", parsed.bodies, path),
-                         (str(v) for v in keypoint_bodies.values()), strict=True))
+    ik = _ik(data.get("ik") or {}, parsed.bodies, path)
     limits = np.zeros((num, 3, 2))
     limits[:, 0] = np.array(parsed.limits)
     skeleton = Skeleton(str(data.get("name", path.stem)), tuple(parsed.names), np.array(parsed.parents),
@@ -324,6 +388,7 @@ def load_robot_character(path: str | Path) -> Any:
     robot = RobotSpec(mjcf, tuple(parsed.bodies), armature, kp, kd, velocity, tuple(motor_class),
                       float(_require(data, "control_hz", path)), float(_require(data, "timestep", path)),
                       float(home.get("root_height", parsed.offsets[0][2])), home_dof,
-                      _sole_points(parsed, feet, _geom_defaults(xml_root), mjcf), aliases, keypoints)
+                      _sole_points(parsed, feet, _geom_defaults(xml_root), mjcf), aliases,
+                      _collision(parsed, _geom_defaults(xml_root), mjcf), _excluded(xml_root, parsed.bodies), ik)
     return Character(skeleton, bodies, limits, effort, tuple(parsed.names[j] for j in effectors), weights, path,
                      robot)
