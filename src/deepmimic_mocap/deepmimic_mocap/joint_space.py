@@ -50,11 +50,13 @@ def joint_space_onto(motion: Motion, character: Character) -> tuple[Motion, dict
     clip = Motion(sk_t, motion.frame_times, motion.root_pos, motion.root_quat, dof, motion.loop,
                   f"{motion.name}_{character.name}", motion.source, {**motion.meta, "format": "joint_space"})
     clip = put_feet_on_ground(clip, character)
+    from .retarget_quality import clip_figures
+
     report = {
-        "frames": clip.num_frames, "fps": round(clip.fps, 3),
+        "frames": clip.num_frames, "fps": round(clip.fps, 3), **clip_figures(clip, character),
         "joints_from_source": sk_t.num_joints - 1 - len(filled),
         "joints_set_to_zero": [sk_t.joint_names[j] for j in sorted(filled)],
-        "joint_limit_hits_share": round(float(outside.any(axis=1).mean()), 3),
+        "source_outside_limits_share": round(float(outside.any(axis=1).mean()), 3),
         "ground_lift_m": clip.meta["ground_lift_m"],
     }
     return clip, report

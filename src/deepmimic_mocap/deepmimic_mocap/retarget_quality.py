@@ -130,3 +130,30 @@ def quality_report(source: Motion, target: Motion, character: Character, entries
         "frames_penetrating_over_10mm": round(float((depth > 0.01).mean()), 3),
         **_effector_error(source, target, entries, scale),
     }
+
+
+LIMIT_MARGIN = 1e-3  # rad: a hinge this close to a limit counts as a limit hit
+
+
+def clip_figures(motion: Motion, character: Character) -> dict[str, Any]:
+    """Figures any clip on ``character`` has, retargeted or not: foot skating, ground penetration and
+    the share of frames with a hinge at its limit (revolute joints with a range; DeepMimic's ball
+    joints have none)."""
+    soles = foot_sole_points(motion, character)
+    lowest = soles[..., 2].min(axis=2)
+    depth = np.clip(-lowest.min(axis=1), 0.0, None)
+    flat = soles.reshape(motion.num_frames, -1, 3)
+    sk = motion.skeleton
+    limited = [j for j in sk.revolute_joints if character.limits[j, 0, 0] < character.limits[j, 0, 1]]
+    angles = np.stack([motion.dof_pos[:, sk.dof_pos_slice(j).start] for j in limited], axis=1) if limited else None
+    hits = 0.0
+    if angles is not None:
+        low, high = character.limits[limited, 0, 0], character.limits[limited, 0, 1]
+        hits = float(((angles <= low + LIMIT_MARGIN) | (angles >= high - LIMIT_MARGIN)).any(axis=1).mean())
+    return {
+        "foot_skating_cm_s": round(100 * skating_speed(flat, flat[..., 2], motion.fps), 2),
+        "contact_share": round(float((lowest < CONTACT_HEIGHT).any(axis=1).mean()), 3),
+        "ground_penetration_mean_mm": round(1000 * float(depth.mean()), 2),
+        "ground_penetration_max_mm": round(1000 * float(depth.max()), 2),
+        "joint_limit_hits_share": round(hits, 3),
+    }
