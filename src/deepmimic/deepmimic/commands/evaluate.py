@@ -142,12 +142,20 @@ def run_play(args: argparse.Namespace) -> int:
 def _add_export(subparsers: argparse._SubParsersAction) -> None:
     export = subparsers.add_parser("export", help="write a small policy-only checkpoint (no critic or optimiser)")
     export.add_argument("checkpoint", help="training checkpoint")
-    export.add_argument("out", help="output file (e.g. policies/humanoid3d_walk.pt)")
+    export.add_argument("out", help="output file (e.g. policies/humanoid3d_walk.pt, or .onnx with --onnx)")
+    export.add_argument("--onnx", action="store_true",
+                        help="write the deterministic actor as ONNX (input 'obs', output 'actions') instead")
     export.set_defaults(handler=run_export)
 
 
 def run_export(args: argparse.Namespace) -> int:
-    """Strip a checkpoint down to what running the policy needs."""
+    """Strip a checkpoint down to what running the policy needs (or export its actor to ONNX)."""
+    if args.onnx:
+        from deepmimic_policy.onnx_export import export_onnx
+
+        out = export_onnx(args.checkpoint, args.out)
+        print(f"wrote {out} ({out.stat().st_size / 1e6:.2f} MB)")
+        return 0
     from deepmimic_policy.checkpoint import export_policy
 
     out = export_policy(args.checkpoint, args.out)

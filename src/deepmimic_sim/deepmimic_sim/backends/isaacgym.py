@@ -64,7 +64,7 @@ class IsaacGymBackend(PhysicsBackend):
         self.model, hinges = load_model(self.character, path)  # the MuJoCo view: gains, limits, masses
         self.num_envs, self.substeps = int(num_envs), int(substeps)
         self.device = torch.device(device)
-        self.body_names = tuple(self.character.skeleton.joint_names)
+        self.body_names = tuple(self.character.body_names)
         self.hinge_names = tuple(hinges)
         self.physics_dt = float(self.model.opt.timestep)
         self.contact_threshold = contact_threshold

@@ -158,7 +158,7 @@ def load_model(character: Character, model_path: str | os.PathLike | None) -> tu
     """
     spec = mujoco.MjSpec.from_file(str(model_path or shipped_model_path(character.name)))
     hinges = model_hinge_names(character)
-    body_names = character.skeleton.joint_names
+    body_names = character.body_names
     missing = [b for b in body_names if spec.body(b) is None]
     if missing:
         raise ValueError(f"model has no bodies named {missing}")
@@ -194,7 +194,7 @@ class MujocoCpuBackend(PhysicsBackend):
         self.model, hinges = load_model(self.character, model_path)
         self.num_envs, self.substeps = int(num_envs), int(substeps)
         self.device = torch.device(device)
-        self.body_names = tuple(self.character.skeleton.joint_names)
+        self.body_names = tuple(self.character.body_names)
         self.hinge_names = tuple(hinges)
         self.physics_dt = float(self.model.opt.timestep)
         self.nonfinite_targets = 0

@@ -72,7 +72,7 @@ class MujocoWarpBackend(PhysicsBackend):
         self.model, hinges = load_model(self.character, model_path)
         self.model.opt.disableflags |= int(mujoco.mjtDisableBit.mjDSBL_SENSOR)  # readings come from torch
         self.num_envs, self.substeps = int(num_envs), int(substeps)
-        self.body_names = tuple(self.character.skeleton.joint_names)
+        self.body_names = tuple(self.character.body_names)
         self.hinge_names = tuple(hinges)
         self.physics_dt = float(self.model.opt.timestep)
         self.nonfinite_targets = 0
