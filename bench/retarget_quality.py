@@ -5,7 +5,8 @@
 For humanoid3d and the G1, the bundled DeepMimic walk and run, CMU 02_01 (BVH) and 35_01
 (ASF/AMC), and for the G1 also LocoMuJoCo's G1 walk (joint space): foot skating, ground
 penetration, joint-limit hits, end-effector error and self-collision, as `deepmimic motion
-convert` reports them. DeepMimic clips are humanoid3d's own: not retargeted, so no end-effector
+convert` reports them: self-collision before and after the arms are moved out of the body
+(``resolve_self_collision``, applied to retargeted clips). DeepMimic clips are humanoid3d's own: not retargeted, so no end-effector
 error. Joint-limit hits count hinges with a range (humanoid3d: knees and elbows only).
 """
 
@@ -18,7 +19,7 @@ from deepmimic_mocap import load_character, load_motion
 from deepmimic_mocap.assets import DATA_DIR
 from deepmimic_mocap.convert import convert_to_character
 from deepmimic_mocap.retarget_quality import clip_figures
-from deepmimic_sim.model.self_collision import self_collision
+from deepmimic_sim.model.self_collision import resolve_self_collision, self_collision
 
 CLIPS = {
     "walk (DeepMimic)": ("walk", {}),
@@ -28,7 +29,7 @@ CLIPS = {
     "LocoMuJoCo G1 walk": (DATA_DIR / "locomujoco" / "02-constspeed_UnitreeG1.npz", {}),
 }
 COLUMNS = ("foot_skating_cm_s", "ground_penetration_max_mm", "joint_limit_hits_share", "end_effector_error_mean_mm",
-           "self_collision_share", "self_collision_max_depth_mm")
+           "self_collision_share_before", "self_collision_share", "self_collision_max_depth_mm")
 OUT = Path(__file__).resolve().parent / "results" / "retarget_quality.json"
 
 
@@ -39,15 +40,19 @@ def main() -> None:
         for label, (source, options) in CLIPS.items():
             if label.startswith("LocoMuJoCo") and character != "g1":
                 continue
-            clip, report = convert_to_character(load_motion(source, **options), char)
+            motion = load_motion(source, **options)
+            clip, report = convert_to_character(motion, char)
+            if motion.skeleton.has_geometry and motion.skeleton.joint_names != char.skeleton.joint_names:
+                clip, collisions = resolve_self_collision(clip, char)  # as `deepmimic motion convert` does
+            else:
+                collisions = {"self_collision_share_before": None, **self_collision(clip, char)}
             rows.append({"character": character, "clip": label, **clip_figures(clip, char),
-                         "end_effector_error_mean_mm": report.get("end_effector_error_mean_mm"),
-                         **self_collision(clip, char)})
-    header = f"{'character':<11}{'clip':<22}" + "".join(f"{c[:22]:>24}" for c in COLUMNS)
+                         "end_effector_error_mean_mm": report.get("end_effector_error_mean_mm"), **collisions})
+    header = f"{'character':<11}{'clip':<22}" + "".join(f"{c.replace('self_collision', 'self_coll')[:21]:>22}" for c in COLUMNS)
     print(header)
     for row in rows:
         print(f"{row['character']:<11}{row['clip']:<22}" + "".join(
-            f"{'-' if row[c] is None else row[c]!s:>24}" for c in COLUMNS))
+            f"{'-' if row[c] is None else row[c]!s:>22}" for c in COLUMNS))
     OUT.parent.mkdir(exist_ok=True)
     OUT.write_text(json.dumps(rows, indent=2) + "\n")
     print(f"wrote {OUT}")

@@ -1,7 +1,8 @@
 """Write an MJCF without its mesh assets and mesh geoms (visual-only meshes; collision stays).
 
 Used once to ship the Unitree G1 model without its 19 MB of STL files:
-    python scripts/strip_mjcf_meshes.py UPSTREAM/g1.xml src/deepmimic_mocap/deepmimic_mocap/data/robots/unitree_g1/g1.xml
+    python scripts/strip_mjcf_meshes.py UPSTREAM/g1.xml OUT.xml
+with OUT.xml = src/deepmimic_mocap/deepmimic_mocap/data/robots/unitree_g1/g1.xml.
 Every ``<mesh>`` asset and every geom that names a ``mesh`` is removed, as is the compiler's
 ``meshdir``; nothing else changes (bodies, inertials, joints, collision geoms, contacts, sensors).
 """

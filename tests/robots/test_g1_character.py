@@ -96,3 +96,19 @@ def test_bad_robot_yaml_names_the_field(tmp_path):
         '".*_knee_joint"]', '".*_kneee_joint"]'))
     with pytest.raises(MotionFormatError, match=r"motors.7520-22.*kneee"):
         load_character(bad)
+
+
+def test_g1_walk_config_builds_an_env_at_50_hz():
+    from pathlib import Path
+
+    import torch
+
+    from deepmimic_sim.envs.config import load_env_config
+    from deepmimic_sim.envs.imitation_env import ImitationEnv
+
+    cfg = load_env_config(Path(__file__).resolve().parents[2] / "config" / "g1_walk.yaml")
+    cfg.num_envs = 2
+    env = ImitationEnv(cfg)
+    assert env.control_dt == pytest.approx(0.02) and env.num_actions == 29
+    obs, reward, *_ = env.step(torch.zeros(2, 29))
+    assert torch.isfinite(obs).all() and (reward > 0).all()

@@ -71,3 +71,23 @@ def test_cli_converts_bvh_onto_g1_and_reads_it_back(tmp_path, g1):
     assert "self_collision_share" in result.stdout and "joint_limit_hits_share" in result.stdout
     back = load_motion(out)
     assert back.skeleton.name == "g1" and back.num_frames == 343
+
+
+def test_resolving_moves_humanoid3d_hands_out_of_its_thighs():
+    from deepmimic_sim.model.self_collision import resolve_self_collision
+
+    human = load_character("humanoid3d")
+    clip, _ = convert_to_character(load_motion(BVH), human)
+    resolved, report = resolve_self_collision(clip, human)
+    assert report["self_collision_share_before"] > 0.3  # left_hip/left_wrist: the hands in the thighs
+    assert report["self_collision_share"] < 0.2
+    assert not any("wrist" in p or "elbow" in p or "shoulder" in p for p in report["self_collision_pairs"])
+    from deepmimic_mocap import rotations as rot
+
+    sk = human.skeleton
+    arms = [sk.index(n) for n in ("right_shoulder", "right_elbow", "left_shoulder", "left_elbow")]
+    others = [j for j in range(1, sk.num_joints) if j not in arms]
+    change = rot.quat_angle_between(resolved.local_quat(), clip.local_quat())  # (F, J) rad
+    assert change[:, others].max() < 1e-6  # only the arms moved
+    assert change[:, arms].max() > 0.05
+    np.testing.assert_allclose(resolved.root_pos, clip.root_pos)

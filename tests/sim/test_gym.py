@@ -13,7 +13,9 @@ def test_every_clip_is_registered():
     assert "DeepMimic/HumanoidWalk-v0" in deepmimic_sim.ENV_IDS
     assert "DeepMimic/HumanoidStealthyWalk-v0" in deepmimic_sim.ENV_IDS
     assert "DeepMimic/Dog3dTrot-v0" in deepmimic_sim.ENV_IDS
-    assert len(deepmimic_sim.ENV_IDS) == 19
+    assert "DeepMimic/G1Walk-v0" in deepmimic_sim.ENV_IDS
+    assert len(deepmimic_sim.ENV_IDS) == 21
+    assert gym.spec("DeepMimic/G1Walk-v0").kwargs["substeps"] == 4  # the G1's 50 Hz, not humanoid3d's 30
 
 
 @pytest.mark.parametrize("env_id", deepmimic_sim.ENV_IDS)

@@ -23,6 +23,7 @@ the problem here needs neither inequality constraints beyond box limits nor MuJo
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import numpy as np
@@ -52,7 +53,7 @@ def _rest_world(character: Character) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _leg_length(pos: np.ndarray, chain: list[int]) -> float:
-    return float(sum(np.linalg.norm(pos[b] - pos[a]) for a, b in zip(chain[:-1], chain[1:], strict=True)))
+    return float(sum(np.linalg.norm(pos[b] - pos[a]) for a, b in itertools.pairwise(chain)))
 
 
 def _ancestors(parents: np.ndarray) -> np.ndarray:
@@ -91,7 +92,7 @@ def retarget_ik(source: Motion, human: Character, robot: Character) -> tuple[Mot
     hip_target = scale * pos_h[:, [h[n] for _, n in spec["hips"]]].mean(axis=1)  # (F, 3)
     links = []  # (robot parent body, robot body, unit direction per frame (F, 3), robot segment length)
     for chain in spec["chains"]:
-        for (ra, ha), (rb, hb) in zip(chain[:-1], chain[1:], strict=True):
+        for (ra, ha), (rb, hb) in itertools.pairwise(chain):
             d = pos_h[:, h[hb]] - pos_h[:, h[ha]]
             links.append((ra, rb, d / np.linalg.norm(d, axis=-1, keepdims=True),
                           float(np.linalg.norm(rest_pos_r[rb] - rest_pos_r[ra]))))
@@ -122,13 +123,12 @@ def retarget_ik(source: Motion, human: Character, robot: Character) -> tuple[Mot
         axes = rot.quat_rotate(quat[:, 1:], np.broadcast_to(axes_local, (frames, num_hinges, 3)))  # (F, H, 3)
         rows_j, rows_e = [], []
 
-        def point_jac(b: int, point: np.ndarray) -> np.ndarray:
-            """d point / d (root position, root rotation, hinges) for a point fixed to body ``b``."""
-            jac = np.zeros((*point.shape[:-1], 3, nvar))
+        def point_jac(b: int, point: np.ndarray, root_pos=root_pos, pos=pos, axes=axes) -> np.ndarray:
+            """d point / d (root position, root rotation, hinges) for a point ``(F, 3)`` fixed to body ``b``."""
+            jac = np.zeros((frames, 3, nvar))
             jac[..., 0:3] = np.eye(3)
-            jac[..., 3:6] = -_skew(point - root_pos.reshape(frames, *[1] * (point.ndim - 2), 3))
-            lever = point[..., None, :] - pos[:, 1:].reshape(frames, *[1] * (point.ndim - 2), num_hinges, 3)
-            cols = np.cross(axes.reshape(lever.shape[:1] + (1,) * (point.ndim - 2) + axes.shape[1:]), lever)
+            jac[..., 3:6] = -_skew(point - root_pos)  # d p / d omega = omega x (p - root)
+            cols = np.cross(axes, point[:, None, :] - pos[:, 1:])  # hinge k: axis_k x (p - joint_k)
             jac[..., 6:] = np.swapaxes(cols * anc[b, 1:][:, None], -1, -2)
             return jac
 

@@ -257,7 +257,7 @@ def _sole_points(parsed: _Parsed, feet: list[int], defaults: dict, path: Path) -
         points = []
         for geom in parsed.elements[j].findall("geom"):
             attrs = {**defaults.get(geom.get("class", ""), {}), **geom.attrib}
-            if "mesh" in attrs or attrs.get("contype", "1") == "0" and attrs.get("conaffinity", "1") == "0":
+            if "mesh" in attrs or (attrs.get("contype", "1") == "0" and attrs.get("conaffinity", "1") == "0"):
                 continue
             radius = float(attrs.get("size", "0").split()[0])
             if "fromto" in attrs:
@@ -331,7 +331,8 @@ def load_robot_character(path: str | Path) -> Any:
     world = xml_root.find("worldbody")
     roots = [] if world is None else world.findall("body")
     if len(roots) != 1:
-        raise MotionFormatError(mjcf, f"expected one robot body under <worldbody>, found {len(roots)}", field="worldbody")
+        raise MotionFormatError(mjcf, f"expected one robot body under <worldbody>, found {len(roots)}",
+                                field="worldbody")
     parsed = _parse_bodies(roots[0], mjcf)
     num = len(parsed.names)
     hinges = parsed.names[1:]

@@ -16,7 +16,8 @@ import numpy as np
 import torch
 from gymnasium.vector import AutoresetMode, VectorEnv
 
-from deepmimic_mocap.assets import bundled_motions
+from deepmimic_mocap import load_character
+from deepmimic_mocap.assets import bundled_motions, resolve_character
 
 from .envs import ImitationEnv, ImitationEnvCfg
 
@@ -128,8 +129,11 @@ def register_envs() -> list[str]:
         character, _, clip = path.stem.partition("_")
         gid = env_id(path.stem)
         if gid not in gym.registry:
+            kwargs = {"motion": path.stem, "character": character}
+            if resolve_character(character).suffix == ".yaml":  # a robot runs at its own policy rate
+                robot = load_character(character).robot
+                kwargs["substeps"] = max(1, round(1.0 / (robot.control_hz * robot.timestep)))
             gym.register(gid, entry_point="deepmimic_sim.gym_env:DeepMimicEnv",
-                         vector_entry_point="deepmimic_sim.gym_env:DeepMimicVectorEnv",
-                         kwargs={"motion": path.stem, "character": character})
+                         vector_entry_point="deepmimic_sim.gym_env:DeepMimicVectorEnv", kwargs=kwargs)
         ids.append(gid)
     return ids

@@ -125,6 +125,9 @@ def _character_spec(character: str) -> mujoco.MjSpec:
 def _attach(scene: mujoco.MjSpec, character: str, prefix: str) -> mujoco.MjsBody:
     """Attach a copy of the character's root body subtree (with its actuators) under ``prefix``."""
     child = _character_spec(character)
+    for key in list(child.keys):  # a robot's keyframes (the G1's `home`) do not fit the two-character scene
+        child.delete(key)
+    child.nkey = 0
     scene.option.timestep, scene.option.integrator = child.option.timestep, child.option.integrator
     return scene.worldbody.add_frame().attach_body(child.worldbody.first_body(), prefix, "")
 

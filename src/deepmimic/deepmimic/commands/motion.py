@@ -74,9 +74,15 @@ def run_convert(args: argparse.Namespace) -> int:
         raise CommandError(str(err)) from None
     from deepmimic_mocap import load_character
     from deepmimic_mocap.formats.deepmimic_json import save_deepmimic_motion
-    from deepmimic_sim.model.self_collision import self_collision
+    from deepmimic_sim.model.self_collision import resolve_self_collision, self_collision
 
-    report = {**report, **self_collision(result, load_character(args.character))}
+    character = load_character(args.character)
+    retargeted = motion.skeleton.has_geometry and motion.skeleton.joint_names != character.skeleton.joint_names
+    if retargeted:  # move the arms out of the body where the retargeting put them into it
+        result, collisions = resolve_self_collision(result, character)
+    else:
+        collisions = self_collision(result, character)
+    report = {**report, **collisions}
     save_deepmimic_motion(result, args.output)
     print(f"wrote {args.output}: {result.num_frames} frames, {result.duration:.3f} s, loop {result.loop.value}")
     if report:

@@ -69,3 +69,89 @@ def self_collision(motion: Motion, character: Character, model: mujoco.MjModel |
     return {"self_collision_share": round(float(hit.mean()), 3),
             "self_collision_max_depth_mm": round(1000 * deepest, 1),
             "self_collision_pairs": top}
+
+
+RESOLVE_ITERATIONS = 30
+RESOLVE_MARGIN = 0.005  # m: how far apart the resolution pushes two geoms
+RESOLVE_DAMPING = 1e-4
+
+
+def arm_hinges(character: Character, model: mujoco.MjModel) -> tuple[np.ndarray, set[int]]:
+    """Hinges (``qpos`` and ``qvel`` addresses) of the arms, and the arms' bodies.
+
+    An arm is what moves a hand and nothing else: the ancestors of a hand (an end effector that is
+    not a foot) that are ancestors of no other end effector. Found from the tree, for any character.
+    """
+    from deepmimic_mocap.retarget_quality import foot_joints
+
+    sk, feet = character.skeleton, set(foot_joints(character))
+    effectors = [sk.index(n) for n in character.end_effectors]
+    ancestors = {}
+    for e in effectors:
+        chain, j = set(), e
+        while j > 0:
+            chain.add(j)
+            j = int(sk.parents[j])
+        ancestors[e] = chain
+    arm = set()
+    for hand in (e for e in effectors if e not in feet):
+        others = set().union(*(ancestors[e] for e in effectors if e != hand))
+        arm |= ancestors[hand] - others
+    bodies = {model.body(character.body_names[j]).id for j in arm}
+    dofs = [model.jnt_dofadr[i] for i in range(model.njnt) if model.jnt_bodyid[i] in bodies]
+    return np.array(sorted(dofs), dtype=np.int64), bodies
+
+
+def resolve_self_collision(motion: Motion, character: Character) -> tuple[Motion, dict[str, Any]]:
+    """The clip with the arms moved out of the trunk and legs, frame by frame, and figures before and after.
+
+    For each frame, while MuJoCo finds an arm geom more than ``DEPTH`` into a non-arm geom, the arm
+    hinges take a damped least-squares step that moves the two contact points apart along the
+    contact normal by the depth plus ``RESOLVE_MARGIN`` (MuJoCo's point Jacobians); the root, legs
+    and trunk never move, so foot contacts and the root path stay as they were. Hinge ranges are
+    respected. Collisions between non-arm bodies (crossed legs) are reported, not changed.
+    """
+    model = collision_model(character)
+    data = mujoco.MjData(model)
+    mapping = JointMapping(character)
+    before = self_collision(motion, character, model)
+    dofs, arm_bodies = arm_hinges(character, model)
+    qpos = np.concatenate([motion.root_pos, motion.root_quat, mapping.hinge_angles(motion.local_quat())], axis=1)
+    limited = model.jnt_limited.astype(bool)
+    qadr = {int(model.jnt_dofadr[i]): int(model.jnt_qposadr[i]) for i in range(model.njnt)}
+    cols = np.array([qadr[d] for d in dofs], dtype=np.int64)
+    ranges = {qadr[int(model.jnt_dofadr[i])]: model.jnt_range[i] for i in range(model.njnt) if limited[i]}
+    jacp1, jacp2 = np.zeros((3, model.nv)), np.zeros((3, model.nv))
+    moved = 0
+    for f in range(motion.num_frames):
+        data.qpos[:] = qpos[f]
+        for _ in range(RESOLVE_ITERATIONS):
+            mujoco.mj_fwdPosition(model, data)
+            rows, errors = [], []
+            for c in data.contact[: data.ncon]:
+                b1, b2 = int(model.geom_bodyid[c.geom1]), int(model.geom_bodyid[c.geom2])
+                if c.dist > -DEPTH or (b1 in arm_bodies) == (b2 in arm_bodies):
+                    continue
+                normal = c.frame[:3]  # from geom1 to geom2
+                mujoco.mj_jac(model, data, jacp1, None, c.pos, b1)
+                mujoco.mj_jac(model, data, jacp2, None, c.pos, b2)
+                rows.append(normal @ (jacp2 - jacp1)[:, dofs])
+                errors.append(-c.dist + RESOLVE_MARGIN)
+            if not rows:
+                break
+            jac, err = np.array(rows), np.array(errors)
+            step = jac.T @ np.linalg.solve(jac @ jac.T + RESOLVE_DAMPING * np.eye(len(rows)), err)
+            data.qpos[cols] += step
+            for adr, (low, high) in ranges.items():
+                data.qpos[adr] = np.clip(data.qpos[adr], low, high)
+        if not np.array_equal(data.qpos, qpos[f]):
+            moved += 1
+            qpos[f] = data.qpos
+    local = mapping.local_quat(qpos[:, 7:])
+    local[:, 0] = motion.local_quat()[:, 0]
+    resolved = Motion(motion.skeleton, motion.frame_times, motion.root_pos, motion.root_quat,
+                      motion.skeleton.dof_pos_from_local_quat(local), motion.loop, motion.name, motion.source,
+                      motion.meta)
+    after = self_collision(resolved, character, model)
+    return resolved, {"self_collision_share_before": before["self_collision_share"],
+                      "self_collision_frames_changed": round(moved / motion.num_frames, 3), **after}
