@@ -18,9 +18,8 @@ from typing import Any
 
 import numpy as np
 import torch
-from rsl_rl.algorithms import PPO
-
 from deepmimic_sim.envs import ImitationEnv
+from rsl_rl.algorithms import PPO
 
 from .checkpoint import CheckpointError, latest_checkpoint, load_checkpoint, save_checkpoint
 from .config import ExperimentCfg, save_experiment

@@ -116,10 +116,10 @@ def run_build_model(args: argparse.Namespace) -> int:
     import dataclasses
 
     import mujoco
-
-    from deepmimic_mocap import load_character
     from deepmimic_sim.model.character_mjcf import ModelOptions, build_mjcf, shipped_model_path
     from deepmimic_sim.model.controller import load_controller
+
+    from deepmimic_mocap import load_character
 
     character = load_character(args.character)
     overrides = {k: v for k, v in (("timestep", args.timestep), ("armature", args.armature)) if v is not None}

@@ -33,7 +33,7 @@ def _postfix(record: dict) -> dict:
     return shown
 
 
-def experiment_for(args: argparse.Namespace):  # noqa: ANN201 - returns deepmimic_policy.config.ExperimentCfg
+def experiment_for(args: argparse.Namespace):
     """The experiment file with the command line's overrides, every value checked (ConfigError: one line)."""
     from deepmimic_policy.config import load_experiment, override
 

@@ -416,8 +416,3 @@ class MujocoCpuBackend(PhysicsBackend):
         Not part of ``PhysicsBackend``. Shape: ``(num_envs, num_hinges)``, float64.
         """
         return self._get("actuator_force")
-
-    @property
-    def time(self) -> torch.Tensor:
-        """Simulated seconds since each environment's last reset. Shape: ``(num_envs,)``, float64."""
-        return torch.from_numpy(self._state[:, self._time].copy()).to(self.device)
