@@ -21,7 +21,7 @@ from deepmimic_transport.node_main import run_node
 import deepmimic_transport as transport
 
 from ..config import load_experiment, override
-from ..remote_env import RemoteImitationEnv
+from .remote_env import RemoteImitationEnv
 from ..trainer import Trainer
 
 
