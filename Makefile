@@ -8,19 +8,27 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-PACKAGES := -e src/deepmimic_mocap -e src/deepmimic_sim -e src/deepmimic_policy -e src/deepmimic_transport -e src/deepmimic
+# deepmimic_transport[ros]: ROS 2 Kilted's rclpy, Fast DDS and rosidl generators from PyPI (for the
+# rclpy transport and the ROS 2 interop tests; the default transport stays Cyclone DDS).
+PACKAGES := -e src/deepmimic_mocap -e src/deepmimic_sim -e src/deepmimic_policy -e 'src/deepmimic_transport[ros]' -e src/deepmimic
+INTERFACES := src/deepmimic_interfaces/CMakeLists.txt src/deepmimic_interfaces/msg/*.msg src/deepmimic_interfaces/srv/*.srv
 STAMP := $(VENV)/.installed
 
-.PHONY: setup train test bench lint clean
+.PHONY: setup ros-interfaces train test bench lint clean
 
 setup: $(STAMP)
 
-$(STAMP): constraints.txt requirements-dev.txt src/*/setup.py
+$(STAMP): constraints.txt requirements-dev.txt src/*/setup.py $(INTERFACES) scripts/build_ros_interfaces.sh
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet torch==2.13.0
 	$(BIN)/pip install --quiet -c constraints.txt $(PACKAGES) -r requirements-dev.txt
+	bash scripts/build_ros_interfaces.sh $(VENV) build/deepmimic_interfaces
 	bash scripts/install_gl.sh
 	touch $(STAMP)
+
+# deepmimic_interfaces for rclpy (ROS's rosidl generators + cmake; part of setup).
+ros-interfaces:
+	bash scripts/build_ros_interfaces.sh $(VENV) build/deepmimic_interfaces
 
 TRAIN_ITERATIONS ?= 300
 

@@ -170,3 +170,18 @@ def test_recorded_rollout_follows_the_motion(checkpoint):
     assert not np.allclose(rollout.qpos[0], rollout.qpos[-1])
     # The simulated root starts at the reference root (reference state initialisation).
     np.testing.assert_allclose(rollout.qpos[0, :3], rollout.ref_qpos[0, :3], atol=1e-5)
+
+
+def test_non_looping_clip_is_evaluated_from_its_first_frame_to_its_end(checkpoint, tmp_path):
+    from deepmimic_policy.evaluate import make_eval_env
+    from deepmimic_policy.policy import Policy
+
+    env = make_eval_env(Policy.load(checkpoint).experiment.env, 20.0, 3, motion="getup_faceup")
+    assert torch.all(env.start_times == 0)  # every rollout starts at the clip's first frame
+    metrics = evaluate_checkpoint(checkpoint, seconds=20.0, num_envs=2, out_dir=tmp_path, video=False,
+                                  motion="getup_faceup", backend="mujoco")["metrics"]
+    assert "survival" not in metrics and 0.0 <= metrics["reached_clip_end"] <= 1.0
+    assert "end of the clip" in metrics["success_criterion"] and metrics["backend"] == "mujoco"
+    assert metrics["mean_survival_time_s"] <= metrics["clip_seconds"] + 1e-6  # the clip's end ends the rollout
+    looping = evaluate_checkpoint(checkpoint, seconds=0.5, num_envs=2, out_dir=tmp_path / "walk", video=False)
+    assert "survive 0.5 s" in looping["metrics"]["success_criterion"] and "survival" in looping["metrics"]

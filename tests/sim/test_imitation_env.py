@@ -99,6 +99,22 @@ def test_seed_makes_runs_repeatable():
     torch.testing.assert_close(first.step(actions)[0], second.step(actions)[0])
 
 
+def test_allowed_contacts_relax_the_fall_test():
+    """A character on its back falls unless root and chest may touch the ground (crawl, roll, get-up)."""
+    def on_its_back(env: ImitationEnv) -> torch.Tensor:
+        qpos = env.backend.qpos.clone()
+        qpos[:, 2] = 0.05
+        qpos[:, 3:7] = torch.tensor([0.7071068, 0.0, 0.7071068, 0.0], dtype=qpos.dtype)
+        env.backend.reset(torch.arange(NUM_ENVS), qpos, torch.zeros_like(env.backend.qvel))
+        return env.step(torch.zeros(NUM_ENVS, env.num_actions))[4]["termination_causes"]["fell"]
+
+    assert on_its_back(_build_env()).all()
+    relaxed = _build_env(termination=TerminationCfg(allowed_contacts=["root", "chest", "neck"]))
+    assert not on_its_back(relaxed).any()
+    with pytest.raises(ValueError, match="allowed_contacts: unknown bodies \\['pelvis'\\]"):
+        _build_env(termination=TerminationCfg(allowed_contacts=["pelvis"]))
+
+
 def test_unknown_clip_and_wrong_character():
     with pytest.raises(FileNotFoundError, match="bundled"):
         _build_env(motions=["no_such_clip"])

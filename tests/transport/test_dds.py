@@ -10,7 +10,6 @@ import json
 import subprocess
 import sys
 import time
-import types
 from pathlib import Path
 
 import pytest
@@ -20,7 +19,7 @@ pytest.importorskip("cyclonedds", reason="cyclonedds is not installed (pip insta
 from cyclonedds.builtin import BuiltinDataReader, BuiltinTopicDcpsPublication, BuiltinTopicDcpsSubscription
 from cyclonedds.core import Policy
 from cyclonedds.domain import DomainParticipant
-from deepmimic_transport.dds_wire import loopback_config, user_data_entries
+from deepmimic_transport.dds_wire import INTEROP_CONFIG, domain_config, loopback_config, user_data_entries
 from deepmimic_transport.messages import deepmimic_interfaces, sensor_msgs, std_srvs
 from deepmimic_transport.typehash import rihs01
 
@@ -159,17 +158,24 @@ def test_names_types_and_type_hashes_on_the_wire(node):
         Policy.Reliability].max_blocking_time)
 
 
-def test_localhost_only_environment_selects_the_loopback_configuration(monkeypatch):
-    """ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST without CYCLONEDDS_URI: the domain gets the loopback config.
+def test_domain_configuration_puts_fast_dds_interop_first_then_the_users_or_loopback():
+    """Every domain starts from INTEROP_CONFIG; CYCLONEDDS_URI, else ROS's localhost range, comes after it."""
+    assert "<IgnoreTypeInformation>1.15</IgnoreTypeInformation>" in INTEROP_CONFIG  # eProsima's vendor id
+    assert domain_config({}) == INTEROP_CONFIG
+    assert domain_config({"ROS_AUTOMATIC_DISCOVERY_RANGE": "LOCALHOST"}) == f"{INTEROP_CONFIG},{loopback_config()}"
+    assert domain_config({"ROS_LOCALHOST_ONLY": "1"}) == f"{INTEROP_CONFIG},{loopback_config()}"
+    user = "file:///etc/cyclone.xml"
+    assert domain_config({"CYCLONEDDS_URI": user, "ROS_LOCALHOST_ONLY": "1"}) == f"{INTEROP_CONFIG},{user}"
 
-    Only the transport is shown an environment without CYCLONEDDS_URI; Cyclone itself still has
-    the loopback configuration, so nothing can leave the machine even if this failed.
+
+def test_the_process_domain_is_created_with_the_composed_configuration(monkeypatch):
+    """The participant's domain gets domain_config(): here the tests' loopback CYCLONEDDS_URI behind INTEROP_CONFIG.
+
+    Cyclone itself is given the loopback configuration, so nothing leaves the machine.
     """
     created = []
     real_domain = dds.Domain
     monkeypatch.setattr(dds, "Domain", lambda domain_id, config: created.append((domain_id, config))
                         or real_domain(domain_id, config))
-    monkeypatch.setattr(dds, "os", types.SimpleNamespace(environ={}))
-    monkeypatch.setenv("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
     with transport.create_node("local", backend="dds") as local:
-        assert created == [(local.domain_id, loopback_config())]
+        assert created == [(local.domain_id, f"{INTEROP_CONFIG},{loopback_config()}")]

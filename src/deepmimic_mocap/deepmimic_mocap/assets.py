@@ -15,21 +15,27 @@ MOTION_DIR = DATA_DIR / "motions"
 DEFAULT_CHARACTER = "humanoid3d"
 
 
-def _resolve(name_or_path: str | Path, directory: Path, prefix: str, kind: str) -> Path:
+def _resolve(name_or_path: str | Path, directory: Path, prefix: str, kind: str,
+             suffixes: tuple[str, ...] = (".txt",)) -> Path:
     path = Path(name_or_path)
     if path.is_file():
         return path
     name = str(name_or_path)
-    for candidate in (directory / f"{name}.txt", directory / f"{prefix}{name}.txt"):
+    for candidate in (directory / f"{stem}{suffix}" for stem in (name, f"{prefix}{name}") for suffix in suffixes):
         if candidate.is_file():
             return candidate
-    valid = ", ".join(sorted(p.stem for p in directory.glob("*.txt")))
+    valid = ", ".join(sorted(p.stem for suffix in suffixes for p in directory.glob(f"*{suffix}")))
     raise FileNotFoundError(f"no {kind} file or bundled {kind} named '{name}'; bundled: {valid}")
 
 
 def resolve_character(name_or_path: str | Path) -> Path:
-    """Path of a character file (``humanoid3d``, ``dog3d`` or a path)."""
-    return _resolve(name_or_path, CHARACTER_DIR, "", "character")
+    """Path of a character file (``humanoid3d``, ``dog3d``, the robot ``g1`` or a path)."""
+    return _resolve(name_or_path, CHARACTER_DIR, "", "character", (".txt", ".yaml"))
+
+
+def bundled_characters() -> list[str]:
+    """Names of the bundled characters (DeepMimic files and robot YAML files)."""
+    return sorted(p.stem for suffix in (".txt", ".yaml") for p in CHARACTER_DIR.glob(f"*{suffix}"))
 
 
 def resolve_controller(name_or_path: str | Path) -> Path:

@@ -16,6 +16,7 @@ from . import rotations as rot
 from .assets import resolve_character
 from .errors import MotionFormatError
 from .json_file import read_json_object
+from .robot_character import RobotSpec, load_robot_character
 from .skeleton import JointType, Skeleton
 
 # Rotation taking DeepMimic's y-up frame to our z-up frame: +90 degrees about x.
@@ -66,6 +67,8 @@ class Character:
         end_effectors: Names of end-effector joints (hands and feet for humanoid3d).
         diff_weights: DeepMimic's per-joint weights for the pose and velocity errors. Shape: ``(J,)``.
         path: The file it came from.
+        robot: For robot characters (a YAML file and an MJCF, ``robot_character``): the model,
+            actuators, home pose and sole points; ``None`` for DeepMimic characters.
     """
 
     skeleton: Skeleton
@@ -75,6 +78,12 @@ class Character:
     end_effectors: tuple[str, ...]
     diff_weights: np.ndarray
     path: Path
+    robot: RobotSpec | None = None
+
+    @property
+    def body_names(self) -> tuple[str, ...]:
+        """Model body of each skeleton joint: the joint's own name for DeepMimic characters."""
+        return self.robot.body_names if self.robot is not None else self.skeleton.joint_names
 
     @property
     def name(self) -> str:
@@ -165,12 +174,17 @@ def _parse_body(body: dict, index: int, path: Path) -> BodyDef:
 
 
 def load_character(name_or_path: str | Path) -> Character:
-    """Load a DeepMimic character file by path or by name (``"humanoid3d"``, ``"dog3d"``).
+    """Load a character by path or by name (``"humanoid3d"``, ``"dog3d"``, ``"g1"``).
+
+    DeepMimic character files (``.txt``, JSON) and robot characters (``.yaml`` naming an MJCF,
+    see ``robot_character``) give the same :class:`Character`.
 
     Raises:
         MotionFormatError: The file is not valid JSON or misses required fields.
     """
     path = resolve_character(name_or_path)
+    if path.suffix in (".yaml", ".yml"):
+        return load_robot_character(path)
     data, _ = read_json_object(path, "'Skeleton'")
     skeleton_def = data.get("Skeleton")
     joints = skeleton_def.get("Joints") if isinstance(skeleton_def, dict) else None

@@ -238,7 +238,7 @@ def retarget(
     root_pos = _root_from_hip_centre(source, character, entries, world[:, 0], scale)
     target = Motion(character.skeleton, source.frame_times, root_pos, world[:, 0], dof_pos, source.loop,
                     f"{source.name}_{character.name}", source.source, {"format": "retargeted", "bone_map": scheme})
-    target = _put_feet_on_ground(target, character)
+    target = put_feet_on_ground(target, character)
     report = quality_report(source, target, character, entries, scale)
     report.update({"bone_map": scheme, "scale": round(float(scale), 4), "frames": target.num_frames})
     return target, report
@@ -257,7 +257,11 @@ def _root_from_hip_centre(source: Motion, character: Character, entries: dict, r
     return scale * src_hips - rot.quat_rotate(root_quat, np.broadcast_to(rest_offset, src_hips.shape))
 
 
-def _put_feet_on_ground(motion: Motion, character: Character) -> Motion:
+def put_feet_on_ground(motion: Motion, character: Character) -> Motion:
+    """The clip moved up or down so that the feet's lowest sole points touch the ground (z = 0).
+
+    The lift is the ``GROUND_PERCENTILE``-th percentile of the lowest sole point per frame.
+    """
     soles = foot_sole_points(motion, character)[..., 2]  # (F, feet, corners)
     lowest = soles.reshape(motion.num_frames, -1).min(axis=1)
     lift = -float(np.percentile(lowest, GROUND_PERCENTILE))

@@ -34,22 +34,32 @@ def hip_centre(motion: Motion, left_hip: str, right_hip: str) -> np.ndarray:
 
 
 def foot_joints(character: Character) -> list[int]:
-    """End-effector joints whose body is a box: the feet of humanoid3d."""
-    sk = character.skeleton
-    return [sk.index(n) for n in character.end_effectors
-            if character.bodies[sk.index(n)] is not None and character.bodies[sk.index(n)].shape == "box"]
+    """Foot joints: a robot's ``feet``, else end-effector joints whose body is a box (humanoid3d)."""
+    return [j for j, _ in sole_points(character)]
+
+
+def sole_points(character: Character) -> list[tuple[int, np.ndarray]]:
+    """Points under each foot in its joint frame: a robot's sole points, or the corners of a foot box."""
+    if character.robot is not None:
+        return list(character.robot.sole_points)
+    sk, out = character.skeleton, []
+    for name in character.end_effectors:
+        body = character.bodies[sk.index(name)]
+        if body is not None and body.shape == "box":
+            corners = rot.quat_rotate(np.broadcast_to(body.quat, (8, 4)), _BOX_CORNERS * np.array(body.size)) + body.pos
+            out.append((sk.index(name), corners))
+    return out
 
 
 def foot_sole_points(motion: Motion, character: Character) -> np.ndarray:
-    """World corners of every foot box. Shape: ``(F, feet, 8, 3)``."""
+    """World sole points of every foot. Shape: ``(F, feet, P, 3)``."""
     pos, quat = forward_kinematics(motion.skeleton, motion.root_pos, motion.root_quat, motion.local_quat())
-    corners = []
-    for j in foot_joints(character):
-        body = character.bodies[j]
-        local = rot.quat_rotate(np.broadcast_to(body.quat, (8, 4)), _BOX_CORNERS * np.array(body.size)) + body.pos
-        q = np.broadcast_to(quat[:, j, None], (motion.num_frames, 8, 4))
-        corners.append(pos[:, j, None] + rot.quat_rotate(q, np.broadcast_to(local, (motion.num_frames, 8, 3))))
-    return np.stack(corners, axis=1)
+    points = []
+    for j, local in sole_points(character):
+        n = len(local)
+        q = np.broadcast_to(quat[:, j, None], (motion.num_frames, n, 4))
+        points.append(pos[:, j, None] + rot.quat_rotate(q, np.broadcast_to(local, (motion.num_frames, n, 3))))
+    return np.stack(points, axis=1)
 
 
 def skating_speed(points: np.ndarray, heights: np.ndarray, fps: float) -> float:
@@ -123,4 +133,31 @@ def quality_report(source: Motion, target: Motion, character: Character, entries
         "ground_penetration_max_mm": round(1000 * float(depth.max()), 2),
         "frames_penetrating_over_10mm": round(float((depth > 0.01).mean()), 3),
         **_effector_error(source, target, entries, scale),
+    }
+
+
+LIMIT_MARGIN = 1e-3  # rad: a hinge this close to a limit counts as a limit hit
+
+
+def clip_figures(motion: Motion, character: Character) -> dict[str, Any]:
+    """Figures any clip on ``character`` has, retargeted or not: foot skating, ground penetration and
+    the share of frames with a hinge at its limit (revolute joints with a range; DeepMimic's ball
+    joints have none)."""
+    soles = foot_sole_points(motion, character)
+    lowest = soles[..., 2].min(axis=2)
+    depth = np.clip(-lowest.min(axis=1), 0.0, None)
+    flat = soles.reshape(motion.num_frames, -1, 3)
+    sk = motion.skeleton
+    limited = [j for j in sk.revolute_joints if character.limits[j, 0, 0] < character.limits[j, 0, 1]]
+    angles = np.stack([motion.dof_pos[:, sk.dof_pos_slice(j).start] for j in limited], axis=1) if limited else None
+    hits = 0.0
+    if angles is not None:
+        low, high = character.limits[limited, 0, 0], character.limits[limited, 0, 1]
+        hits = float(((angles <= low + LIMIT_MARGIN) | (angles >= high - LIMIT_MARGIN)).any(axis=1).mean())
+    return {
+        "foot_skating_cm_s": round(100 * skating_speed(flat, flat[..., 2], motion.fps), 2),
+        "contact_share": round(float((lowest < CONTACT_HEIGHT).any(axis=1).mean()), 3),
+        "ground_penetration_mean_mm": round(1000 * float(depth.mean()), 2),
+        "ground_penetration_max_mm": round(1000 * float(depth.max()), 2),
+        "joint_limit_hits_share": round(hits, 3),
     }

@@ -16,6 +16,10 @@ Protocol (``evaluate_checkpoint``):
 - Means (errors, reward) are over alive env-steps. ``survival`` is the share of rollouts that never
   terminate; ``mean_survival_time_s`` the mean time until termination or the end of the rollout;
   ``success_rate`` the share that survive and whose MPJPE (global) never exceeds 0.5 m.
+- Clips that do not loop (get-ups, for example) are evaluated over the whole clip: every rollout
+  starts at the clip's first frame and lasts until the clip's end (or ``seconds``, if shorter), and
+  success means reaching the end on track; the metrics say so (``success_criterion``,
+  ``reached_clip_end``) instead of calling it survival over ``seconds``.
 
 The arithmetic is in ``summarise`` (pure, tested on hand-made numbers); the stepping in ``run_rollout``.
 """
@@ -129,7 +133,8 @@ class Rollout:
 
 
 def make_eval_env(cfg: ImitationEnvCfg, seconds: float, num_envs: int, seed: int = 0,
-                  motion: str | list[str] | None = None, device: str = "cpu") -> ImitationEnv:
+                  motion: str | list[str] | None = None, device: str = "cpu",
+                  backend: str | None = None) -> ImitationEnv:
     """The evaluation environment: ``cfg`` with the overrides of the protocol, no automatic resets.
 
     Args:
@@ -139,6 +144,10 @@ def make_eval_env(cfg: ImitationEnvCfg, seconds: float, num_envs: int, seed: int
         seed: Seed of the initial states.
         motion: Clip name(s) or path(s) to evaluate on instead of the training clips.
         device: Torch device of the environment.
+        backend: Physics backend instead of the training one (e.g. ``mujoco`` for a policy trained on
+            ``mujoco_warp``: the CPU reference physics).
+
+    Clips that do not loop start at their first frame (see the module docstring).
     """
     if seconds <= 0 or num_envs < 1:
         raise ValueError(f"seconds must be positive and num_envs at least 1, got {seconds} and {num_envs}")
@@ -146,9 +155,22 @@ def make_eval_env(cfg: ImitationEnvCfg, seconds: float, num_envs: int, seed: int
                   termination=replace(cfg.termination, episode_length_s=float(seconds)))
     if motion is not None:
         cfg = replace(cfg, motions=[motion] if isinstance(motion, str) else list(motion), motion_weights=None)
+    if backend is not None:
+        cfg = replace(cfg, backend=backend)
     env = ImitationEnv(cfg, auto_reset=False)
+    if not bool(env.motion_lib.loop_wrap.any()):  # whole-clip evaluation from the first frame
+        env.reset(times=torch.zeros(num_envs))
     env.record_tracking = True
     return env
+
+
+def success_criterion(env: ImitationEnv, seconds: float) -> dict[str, Any]:
+    """What a successful rollout means in ``env``: surviving ``seconds``, or reaching the clip's end."""
+    if bool(env.motion_lib.loop_wrap.any()):
+        return {"success_criterion": f"survive {seconds:g} s on track (global MPJPE <= {FAIL_MPJPE_M} m)"}
+    clip_s = float(np.max(env.motion_lib.durations))
+    return {"success_criterion": f"reach the end of the clip ({min(clip_s, seconds):.2f} s) on track "
+                                 f"(global MPJPE <= {FAIL_MPJPE_M} m)", "clip_seconds": clip_s}
 
 
 def _qpos_pair(env: ImitationEnv, index: int) -> tuple[np.ndarray, np.ndarray]:
@@ -244,7 +266,8 @@ def default_out_dir(checkpoint: str | Path) -> Path:
 
 def evaluate_checkpoint(checkpoint: str | Path, seconds: float = 20.0, num_envs: int = 32,
                         out_dir: str | Path | None = None, video: bool = True, seed: int = 0,
-                        motion: str | list[str] | None = None, device: str = "cpu") -> dict[str, Any]:
+                        motion: str | list[str] | None = None, device: str = "cpu",
+                        backend: str | None = None) -> dict[str, Any]:
     """Evaluate a checkpoint's policy (see the module docstring for the protocol).
 
     Args:
@@ -256,6 +279,7 @@ def evaluate_checkpoint(checkpoint: str | Path, seconds: float = 20.0, num_envs:
         seed: Seed of the initial states.
         motion: Clip(s) to evaluate on instead of the training clips.
         device: Torch device.
+        backend: Physics backend instead of the checkpoint's (``mujoco``, ``mujoco_warp``).
 
     Returns:
         ``{"metrics": dict, "metrics_path": Path, "video_path": Path | None}``.
@@ -264,7 +288,7 @@ def evaluate_checkpoint(checkpoint: str | Path, seconds: float = 20.0, num_envs:
         CheckpointError: Missing, damaged or foreign checkpoint.
     """
     policy = Policy.load(checkpoint, device)
-    env = make_eval_env(policy.experiment.env, seconds, num_envs, seed, motion, device)
+    env = make_eval_env(policy.experiment.env, seconds, num_envs, seed, motion, device, backend)
     rollout = run_rollout(policy, env, record_env=0 if video else None)
     out = Path(out_dir) if out_dir is not None else default_out_dir(checkpoint)
     out.mkdir(parents=True, exist_ok=True)
@@ -272,8 +296,10 @@ def evaluate_checkpoint(checkpoint: str | Path, seconds: float = 20.0, num_envs:
         "checkpoint": str(checkpoint), "iteration": policy.iteration, "samples_trained": policy.samples,
         "clips": list(env.cfg.motions), "character": env.cfg.character, "seconds": float(seconds),
         "seed": seed, "control_dt_s": env.control_dt, "success_mpjpe_threshold_m": FAIL_MPJPE_M,
-        **rollout.summary(),
+        "backend": env.cfg.backend, **success_criterion(env, seconds), **rollout.summary(),
     }
+    if "clip_seconds" in metrics:  # non-looping: survival means reaching the clip's end
+        metrics["reached_clip_end"] = metrics.pop("survival")
     video_path, note = _try_video(rollout, out / "rollout.mp4", env.cfg.character) if video else (None, "disabled")
     metrics["video"] = str(video_path) if video_path else None
     if note:

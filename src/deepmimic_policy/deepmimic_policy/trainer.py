@@ -67,27 +67,43 @@ class Trainer:
     ``env`` replaces the environment built from ``cfg.env``: the trainer node passes a
     ``RemoteImitationEnv`` whose environments live in a simulator node. ``run_dir`` must be empty
     or absent unless ``resume`` is set (``run_folder.open_run_folder``); ``cfg`` is not changed.
+    ``deepmimic_policy.distributed.DistributedTrainer`` is this trainer as one rank of several
+    (torch.distributed); the hooks it overrides are marked "distributed hook".
     """
+
+    is_main = True  # distributed hook: only the main rank writes the run folder
 
     def __init__(self, cfg: ExperimentCfg, run_dir: str | Path, device: str = "cpu",
                  env: ImitationEnv | Any | None = None, resume: bool = False) -> None:
-        self.run_dir = open_run_folder(run_dir, resume)
-        self.cfg = cfg = replace(cfg, env=replace(cfg.env, seed=cfg.train.seed))
-        self.device = device
-        torch.manual_seed(cfg.train.seed)
-        np.random.seed(cfg.train.seed)
+        # Only the main rank owns (checks, creates, cuts back) the run folder.
+        self.run_dir = open_run_folder(run_dir, resume) if self.is_main else Path(run_dir)
+        self.cfg, self.device = cfg, device
+        seed = self._seed()
+        self.cfg = cfg = replace(cfg, env=replace(cfg.env, seed=seed))
+        torch.manual_seed(seed)
+        np.random.seed(seed)
         self.env = env if env is not None else ImitationEnv(cfg.env)
         self.env.record_tracking = True
         self.vecenv = RslRlVecEnv(self.env)
-        self.alg: PPO = PPO.construct_algorithm(self.vecenv.get_observations(), self.vecenv, cfg.train.to_rsl_rl(),
+        self.alg: PPO = PPO.construct_algorithm(self.vecenv.get_observations(), self.vecenv, self._rsl_rl_cfg(),
                                                 device)
+        self.total_envs = self.env.num_envs  # environments of all ranks (distributed hook)
         self.iteration = 0
         self.samples = 0
         self.wall_s = 0.0
         self._warm_up_normalizers()
-        save_experiment(cfg, self.run_dir / "config.yaml")
+        if self.is_main:
+            save_experiment(cfg, self.run_dir / "config.yaml")
         self._writer = None
         self._purge_step: int | None = None
+
+    def _seed(self) -> int:
+        """Seed of torch and the environment (distributed hook: one per rank)."""
+        return self.cfg.train.seed
+
+    def _rsl_rl_cfg(self) -> dict[str, Any]:
+        """rsl-rl's runner dictionary (distributed hook: sets ``multi_gpu``)."""
+        return self.cfg.train.to_rsl_rl()
 
     def _warm_up_normalizers(self) -> None:
         """Seed the observation normalisers with one rollout of the initial policy.
@@ -129,7 +145,11 @@ class Trainer:
         if path is None:
             self._cut_back_to(0)
             return False
-        data = load_checkpoint(path, self.device)
+        self._restore(path, load_checkpoint(path, self.device))
+        return True
+
+    def _restore(self, path: Path, data: dict[str, Any]) -> None:
+        """Load a checkpoint's state into the algorithm and the counters (distributed hook)."""
         missing = [k for k in RESUME_KEYS if k not in data]
         if missing:
             raise CheckpointError(f"{path}: cannot resume training from it (a policy-only export?); lacks {missing}")
@@ -138,8 +158,8 @@ class Trainer:
         self.iteration, self.samples, self.wall_s = data["iteration"], data["samples"], data["wall_s"]
         torch.set_rng_state(data["torch_rng"])
         self.env.generator.set_state(data["env_rng"])
-        self._cut_back_to(self.iteration)
-        return True
+        if self.is_main:
+            self._cut_back_to(self.iteration)
 
     def _cut_back_to(self, iteration: int) -> None:
         truncate_history(self.run_dir, iteration)
@@ -169,7 +189,7 @@ class Trainer:
         losses = self.alg.update()
         elapsed = time.perf_counter() - start
         self.iteration += 1
-        batch = self.cfg.train.num_steps_per_env * self.env.num_envs
+        batch = self.cfg.train.num_steps_per_env * self.total_envs
         self.samples += batch
         self.wall_s += elapsed
         record = {"iteration": self.iteration, "samples": self.samples, "wall_s": round(self.wall_s, 2),

@@ -79,7 +79,7 @@ class RobotKinematics:
     def __init__(self, character: str = "humanoid3d") -> None:
         self.character = load_character(character)
         self.model, self.hinge_names = load_model(self.character, None)
-        self.body_names = tuple(self.character.skeleton.joint_names)
+        self.body_names = tuple(self.character.body_names)
         self._layout = sensor_layout(self.model, self.body_names, self.hinge_names)
         self._data = mujoco.MjData(self.model)
 

@@ -4,16 +4,16 @@
 
 - ``"inprocess"``: zero-copy, one process, deterministic executor (``inprocess.py``);
 - ``"dds"``: Cyclone DDS with ROS 2's wire conventions, between processes and machines (``dds.py``);
-- ``"rclpy"``: an ordinary ROS 2 node, when ROS 2 is sourced (``rclpy_adapter.py``, untested here).
+- ``"rclpy"``: an ordinary ROS 2 node on ROS's own RMW (``rclpy_adapter.py``).
 
-The backend is the argument, else ``$DEEPMIMIC_TRANSPORT``, else ``rclpy`` when it can be imported,
-else ``dds``. No other code chooses between transports.
+The backend is the argument, else ``$DEEPMIMIC_TRANSPORT``, else ``dds``; having rclpy installed
+changes nothing (choose it with ``transport:=rclpy`` or ``DEEPMIMIC_TRANSPORT=rclpy``). No other
+code chooses between transports.
 """
 
 from __future__ import annotations
 
 import importlib
-import importlib.util
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -34,11 +34,8 @@ ENV_BACKEND = "DEEPMIMIC_TRANSPORT"
 
 
 def default_backend() -> str:
-    """``$DEEPMIMIC_TRANSPORT``, else ``rclpy`` if ROS 2 is sourced, else ``dds``."""
-    chosen = os.environ.get(ENV_BACKEND)
-    if chosen:
-        return chosen
-    return "rclpy" if importlib.util.find_spec("rclpy") is not None else "dds"
+    """``$DEEPMIMIC_TRANSPORT``, else ``dds`` (also where rclpy is installed: rclpy is chosen, never assumed)."""
+    return os.environ.get(ENV_BACKEND) or "dds"
 
 
 def node_class(backend: str) -> type[Node]:

@@ -15,7 +15,6 @@ so it works from inside a callback too (the server must be spun by another threa
 from __future__ import annotations
 
 import itertools
-import os
 import threading
 import time
 from collections.abc import Mapping
@@ -33,9 +32,8 @@ from .dds_wire import (
     UINT64_MASK,
     client_service_id,
     dds_qos,
+    domain_config,
     domain_id_from_env,
-    localhost_only_from_env,
-    loopback_config,
     prepare,
     service_wire_type,
     topic_user_data,
@@ -63,7 +61,7 @@ REPLY_MATCH_TIMEOUT_S = 0.5
 _POLL_S = 0.005
 
 _lock = threading.Lock()
-_participants: dict[int, list[Any]] = {}  # domain id -> [participant, domain or None, users]
+_participants: dict[int, list[Any]] = {}  # domain id -> [participant, domain, users]
 _csid_counter = itertools.count(1)
 
 
@@ -76,10 +74,8 @@ def _acquire_participant(domain_id: int) -> DomainParticipant:
     """The process's participant on ``domain_id``, created on first use."""
     with _lock:
         if domain_id not in _participants:
-            # Without a user configuration, honour ROS's "this machine only" settings.
-            domain = None
-            if localhost_only_from_env() and not os.environ.get("CYCLONEDDS_URI"):
-                domain = Domain(domain_id, loopback_config())
+            # Fast DDS interoperability, then CYCLONEDDS_URI or ROS's "this machine only" settings.
+            domain = Domain(domain_id, domain_config())
             _participants[domain_id] = [DomainParticipant(domain_id), domain, 0]
         record = _participants[domain_id]
         record[2] += 1
@@ -94,8 +90,7 @@ def _release_participant(domain_id: int) -> None:
         if record[2] == 0:
             del _participants[domain_id]
             _delete(record[0])
-            if record[1] is not None:
-                _delete(record[1])
+            _delete(record[1])
 
 
 class DdsPublisher(Publisher):

@@ -12,6 +12,25 @@
   server can wait until the client's reply reader is matched before answering.
 - Discovery on one machine: :func:`loopback_config` keeps Cyclone on 127.0.0.1 with unicast
   discovery, as ``ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST`` asks.
+- Interoperability with ROS 2 on Fast DDS (rmw_fastrtps, ROS's default RMW): every domain gets
+  :data:`INTEROP_CONFIG` in front of the user's configuration (:func:`domain_config`). Fast DDS 3
+  sends XTypes type information for every endpoint. For any type with a sequence (JointState,
+  Odometry, Float64MultiArray, ...) its TypeObjects leave the collection element's
+  ``try_construct`` flags at 0, which XTypes 1.3 leaves undefined and Cyclone 11 rejects
+  ("ddsi_xt_type_init_impl with invalid type object"): the endpoint is then never matched. Even
+  with those objects accepted (Cyclone's ``AllowInvalidTryConstruct``), Fast DDS declares ROS's
+  structs appendable while Cyclone's (and rmw_cyclonedds') are final, so the XTypes
+  assignability check still refuses the match ("wr type not delimited"), although both encode the
+  same plain CDR bytes. ``IgnoreTypeInformation`` for eProsima's vendor id makes Cyclone match
+  Fast DDS endpoints by type name, as rmw_cyclonedds does for all peers (it sends no type
+  information at all). The same configuration gives each participant a well-known unicast
+  discovery port (``ParticipantIndex`` auto, as Fast DDS always does), so a ROS 2 process with
+  ``ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST``, which only probes those ports, finds ours even when
+  our side runs with the defaults.
+- Services do NOT interoperate with rmw_fastrtps (nor do rmw_cyclonedds' own: ros2/rmw_cyclonedds
+  issue 184): Fast DDS carries the request id as the ``related_sample_identity`` inline QoS, which
+  Cyclone's Python API can neither write nor read, instead of the header in the payload. Serve or
+  call services from ROS 2 on Fast DDS with our nodes on the ``rclpy`` transport.
 """
 
 from __future__ import annotations
@@ -50,10 +69,46 @@ def domain_id_from_env() -> int:
     return domain_id
 
 
-def localhost_only_from_env() -> bool:
+def localhost_only_from_env(environ: typing.Mapping[str, str] | None = None) -> bool:
     """Whether ROS's environment asks for discovery on this machine only."""
-    return (os.environ.get("ROS_LOCALHOST_ONLY") == "1"
-            or os.environ.get("ROS_AUTOMATIC_DISCOVERY_RANGE", "").upper() in ("LOCALHOST", "OFF"))
+    environ = os.environ if environ is None else environ
+    return (environ.get("ROS_LOCALHOST_ONLY") == "1"
+            or environ.get("ROS_AUTOMATIC_DISCOVERY_RANGE", "").upper() in ("LOCALHOST", "OFF"))
+
+
+#: eProsima's RTPS vendor id (Fast DDS), whose type information Cyclone is told to ignore.
+FAST_DDS_VENDOR_ID = "1.15"
+#: Participants per machine and domain that get a well-known discovery port (Cyclone's default is 9).
+MAX_PARTICIPANT_INDEX = 100
+#: Configuration every domain of ours starts from (the user's ``CYCLONEDDS_URI`` comes after it and wins).
+INTEROP_CONFIG = ('<CycloneDDS><Domain Id="any"><Compatibility>'
+                  f"<IgnoreTypeInformation>{FAST_DDS_VENDOR_ID}</IgnoreTypeInformation>"
+                  "</Compatibility><Discovery><ParticipantIndex>auto</ParticipantIndex>"
+                  f"<MaxAutoParticipantIndex>{MAX_PARTICIPANT_INDEX}</MaxAutoParticipantIndex>"
+                  "</Discovery></Domain></CycloneDDS>")
+
+
+def domain_config(environ: typing.Mapping[str, str] | None = None) -> str:
+    """The Cyclone configuration of our domains: :data:`INTEROP_CONFIG`, then the user's or ROS's choice.
+
+    After the interoperability settings comes ``CYCLONEDDS_URI`` when set (files or XML, as
+    Cyclone reads it), else :func:`loopback_config` when ROS's environment asks for this machine
+    only, else nothing more (Cyclone's defaults). Cyclone applies the parts in order, so a user's
+    file can still override the interoperability settings.
+
+    Args:
+        environ: The environment to read (``os.environ`` when None).
+
+    Returns:
+        A configuration string for ``cyclonedds.domain.Domain``.
+    """
+    environ = os.environ if environ is None else environ
+    parts = [INTEROP_CONFIG]
+    if environ.get("CYCLONEDDS_URI", "").strip():
+        parts.append(environ["CYCLONEDDS_URI"])
+    elif localhost_only_from_env(environ):
+        parts.append(loopback_config())
+    return ",".join(parts)
 
 
 def loopback_config(max_participants: int = 32) -> str:

@@ -35,8 +35,8 @@ def run_node(name: str, cls: Callable[[Any], Any], args: list[str] | None = None
     spinning the node as it needs, and the node ends when ``run`` returns (``--seconds`` does not
     apply to it).
 
-    Command line: ``--transport inprocess|dds|rclpy`` (default: ``$DEEPMIMIC_TRANSPORT``, else rclpy
-    when ROS 2 is sourced, else dds), ``--params FILE``, ``--seconds S``, and ROS 2's
+    Command line: ``--transport inprocess|dds|rclpy`` (default: ``$DEEPMIMIC_TRANSPORT``, else
+    dds), ``--params FILE``, ``--seconds S``, and ROS 2's
     ``--ros-args -r __node:=NAME -r __ns:=/NS -r from:=to --params-file FILE`` as launch passes them.
     """
     argv = sys.argv[1:] if args is None else list(args)

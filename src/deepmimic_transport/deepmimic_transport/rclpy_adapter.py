@@ -1,10 +1,12 @@
-"""rclpy transport: the interface on an ordinary ROS 2 node (used whenever ROS 2 is sourced).
+"""rclpy transport: the interface on an ordinary ROS 2 node, on ROS's own RMW (Fast DDS by default).
 
-UNTESTED: ROS 2 cannot be installed on the project's machines, so this module has never run. It
-is kept thin on purpose: names are resolved and remapped by ``interface.Node`` exactly as for the
-other transports and handed to rclpy fully qualified; messages are copied field by field between
-the project's classes and rclpy's generated ones (same names, same fields, checked by
+Tested against real rclpy (ROS 2 Kilted's PyPI wheels, which ``make setup`` installs) in
+tests/ros2. It is kept thin: names are resolved and remapped by ``interface.Node`` exactly as for
+the other transports and handed to rclpy fully qualified; messages are copied field by field
+between the project's classes and rclpy's generated ones (same names and fields, checked by
 ``tests/transport/test_messages.py`` against the ``.msg`` files); QoS profiles map one to one.
+Our own types (``deepmimic_interfaces``) must have been generated for rclpy: ``make setup`` does it
+with ROS's rosidl generators (scripts/build_ros_interfaces.sh), as colcon does in a workspace.
 
 Node code must log with one preformatted string (``logger.info(f"...")``): rclpy's loggers take
 no %-style arguments.
@@ -12,20 +14,26 @@ no %-style arguments.
 
 from __future__ import annotations
 
+import importlib
+import itertools
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import numpy as np
+
 try:
     import rclpy
+    from rcl_interfaces.msg import ParameterDescriptor
+    from rclpy.executors import SingleThreadedExecutor
     from rclpy.node import Node as RosNode
     from rclpy.parameter import Parameter
     from rclpy.qos import DurabilityPolicy, HistoryPolicy, ReliabilityPolicy
     from rclpy.qos import QoSProfile as RosQoSProfile
-    from rosidl_runtime_py.utilities import get_message, get_service
-except ImportError as error:  # pragma: no cover - the normal case on the project's machines
+except ImportError as error:  # pragma: no cover - only without the `ros` extra
     raise ImportError(
-        "the 'rclpy' transport needs ROS 2: source /opt/ros/<distro>/setup.bash (and build "
-        "deepmimic_interfaces with colcon), or use the 'dds' or 'inprocess' transport") from error
+        "the 'rclpy' transport needs ROS 2's rclpy: pip install -e 'src/deepmimic_transport[ros]' "
+        "(ROS 2 Kilted from PyPI; make setup does it) or source a ROS 2 installation; "
+        "or use the 'dds' or 'inprocess' transport") from error
 
 from .interface import (
     Client,
@@ -41,14 +49,32 @@ from .messages import MESSAGES
 from .messages.base import ServiceType, fields_of, ros_type_name
 from .qos import Durability, History, QoSProfile, Reliability
 
+_helper_ids = itertools.count(1)
+
+
+def _ros_module(package: str, kind: str) -> Any:
+    """``pkg.msg`` / ``pkg.srv`` as rosidl generated it for rclpy (ImportError says how to build ours)."""
+    try:
+        return importlib.import_module(f"{package}.{kind}")
+    except ImportError as error:
+        hint = (" (build it: scripts/build_ros_interfaces.sh .venv, or colcon build in a ROS 2 workspace)"
+                if package == "deepmimic_interfaces" else "")
+        raise ImportError(f"rclpy has no {package}/{kind} types{hint}: {error}") from error
+
 
 def _ros_class(cls: type) -> type:
     """rclpy's generated class for one of ours."""
     package, kind, name = ros_type_name(cls).split("/")
     if kind == "srv":
         service, _, part = name.rpartition("_")
-        return getattr(get_service(f"{package}/srv/{service}"), part)
-    return get_message(f"{package}/msg/{name}")
+        return getattr(getattr(_ros_module(package, kind), service), part)
+    return getattr(_ros_module(package, kind), name)
+
+
+def _ros_service(srv_type: ServiceType) -> type:
+    """rclpy's generated service class for one of ours."""
+    package, kind, name = srv_type.name.split("/")
+    return getattr(_ros_module(package, kind), name)
 
 
 def to_ros(msg: Any) -> Any:
@@ -58,6 +84,10 @@ def to_ros(msg: Any) -> Any:
         value = getattr(msg, spec.name)
         if "/" in spec.base_type:
             value = to_ros(value) if spec.kind == "single" else [to_ros(item) for item in value]
+        elif spec.kind != "single" and spec.base_type != "string":
+            value = np.asarray(value).ravel() if isinstance(value, np.ndarray) else value
+            if spec.base_type in ("byte", "uint8") and not isinstance(value, np.ndarray):
+                value = bytes(value) if spec.base_type == "byte" else list(value)
         elif spec.kind != "single":
             value = list(value)
         setattr(out, spec.name, value)
@@ -65,7 +95,12 @@ def to_ros(msg: Any) -> Any:
 
 
 def from_ros(ros_msg: Any, cls: type) -> Any:
-    """Copy an rclpy message into our class ``cls``."""
+    """Copy an rclpy message into our class ``cls``.
+
+    Array fields become lists, except in the train-mode messages (``writes_numpy``), whose arrays
+    arrive as NumPy arrays on every transport.
+    """
+    numpy_fields = getattr(cls, "__numpy_cdr__", False)
     values = {}
     for spec in fields_of(cls):
         value = getattr(ros_msg, spec.name)
@@ -73,7 +108,12 @@ def from_ros(ros_msg: Any, cls: type) -> Any:
             nested = MESSAGES[spec.base_type]
             value = from_ros(value, nested) if spec.kind == "single" else [from_ros(v, nested) for v in value]
         elif spec.kind != "single":
-            value = value.tolist() if hasattr(value, "tolist") else list(value)
+            if numpy_fields and spec.base_type != "string":
+                value = np.asarray(value)
+            elif isinstance(value, bytes):
+                value = list(value)
+            else:
+                value = value.tolist() if hasattr(value, "tolist") else list(value)
         values[spec.name] = value
     return cls(**values)
 
@@ -112,7 +152,8 @@ class RclpySubscription(Subscription):
         """Create the rclpy subscription."""
         super().__init__(msg_type, topic, callback, qos, node._logger)
         self._sub = node.ros_node.create_subscription(
-            _ros_class(msg_type), topic, lambda m: self.deliver(from_ros(m, msg_type)), to_ros_qos(qos))
+            _ros_class(msg_type), topic, node.counted(lambda m: self.deliver(from_ros(m, msg_type))),
+            to_ros_qos(qos))
 
     def get_publisher_count(self) -> int:
         """Matched publishers."""
@@ -120,13 +161,20 @@ class RclpySubscription(Subscription):
 
 
 class RclpyClient(Client):
-    """rclpy client; ``call`` spins the node until the response arrives."""
+    """rclpy client on a helper node of its own, so that ``call`` can wait from inside a callback.
+
+    ``call`` spins only the helper node's executor until the response arrives (as the dds
+    transport's client waits on its own reply reader); the node's callbacks do not run meanwhile.
+    """
 
     def __init__(self, node: RclpyNode, srv_type: ServiceType, name: str) -> None:
-        """Create the rclpy client."""
+        """Create the helper node and the rclpy client."""
         super().__init__(srv_type, name)
-        self._node = node
-        self._client = node.ros_node.create_client(get_service(srv_type.name), name)
+        self._helper = RosNode(f"{node.name}_client_{next(_helper_ids)}", namespace=node.namespace,
+                               start_parameter_services=False)
+        self._executor = SingleThreadedExecutor()
+        self._executor.add_node(self._helper)
+        self._client = self._helper.create_client(_ros_service(srv_type), name)
 
     def wait_for_service(self, timeout_s: float = 5.0) -> bool:
         """rclpy's wait_for_service."""
@@ -137,23 +185,40 @@ class RclpyClient(Client):
         if not self.wait_for_service(timeout_s):
             raise ServiceUnavailableError(f"no server for {self.name} within {timeout_s} s")
         future = self._client.call_async(to_ros(request))
-        rclpy.spin_until_future_complete(self._node.ros_node, future, timeout_sec=timeout_s)
+        self._executor.spin_until_future_complete(future, timeout_sec=timeout_s)
         if not future.done():
             raise TimeoutError(f"{self.name}: no response within {timeout_s} s")
         return from_ros(future.result(), self.srv_type.Response)
 
+    def close(self) -> None:
+        """Destroy the helper node."""
+        self._executor.remove_node(self._helper)
+        self._executor.shutdown()
+        self._helper.destroy_node()
+
 
 class RclpyNode(Node):
-    """Our Node interface on an rclpy node (rclpy is initialised on first use)."""
+    """Our Node interface on an rclpy node with an executor of its own (rclpy is initialised on first use)."""
 
     def __init__(self, name: str, namespace: str = "/", parameters: Mapping[str, Any] | None = None,
                  remappings: Mapping[str, str] | None = None) -> None:
         """Create the rclpy node with ``parameters`` as its overrides."""
         super().__init__(name, namespace, parameters, remappings)
         if not rclpy.ok():
-            rclpy.init()
+            rclpy.init(args=[])  # the command line's --ros-args were applied already (names, parameters)
         overrides = [Parameter(key, value=value) for key, value in (parameters or {}).items()]
         self.ros_node = RosNode(name, namespace=self.namespace, parameter_overrides=overrides)
+        self._executor = SingleThreadedExecutor()
+        self._executor.add_node(self.ros_node)
+        self._callbacks_run = 0
+        self._clients: list[RclpyClient] = []
+
+    def counted(self, callback: Callable[..., Any]) -> Callable[..., Any]:
+        """``callback`` counting its calls (what ``spin_once`` reports)."""
+        def run(*args: Any) -> Any:
+            self._callbacks_run += 1
+            return callback(*args)
+        return run
 
     def create_publisher(self, msg_type: type, topic: str, qos: QoSProfile | str | None = None) -> Publisher:
         """See ``Node.create_publisher``."""
@@ -168,25 +233,38 @@ class RclpyNode(Node):
         """See ``Node.create_service``."""
         service = Service(srv_type, self.resolve_name(name), callback, self._logger)
         service._server = self.ros_node.create_service(  # keep a reference
-            get_service(srv_type.name), service.name,
-            lambda request, _response: to_ros(service.handle(from_ros(request, srv_type.Request))))
+            _ros_service(srv_type), service.name,
+            self.counted(lambda request, _response: to_ros(service.handle(from_ros(request, srv_type.Request)))))
         return service
 
     def create_client(self, srv_type: ServiceType, name: str) -> Client:
         """See ``Node.create_client``."""
-        return RclpyClient(self, srv_type, self.resolve_name(name))
+        client = RclpyClient(self, srv_type, self.resolve_name(name))
+        self._clients.append(client)
+        return client
 
     def create_timer(self, period_s: float, callback: Callable[[], None]) -> Any:
-        """An rclpy timer (has ``cancel()``)."""
-        return self.ros_node.create_timer(period_s, callback)
+        """An rclpy timer on the node's ROS clock (has ``cancel()``)."""
+        if period_s <= 0:
+            raise ValueError(f"timer period must be positive, got {period_s}")
+        return self.ros_node.create_timer(period_s, self.counted(callback))
 
     def declare_parameter(self, name: str, default: Any = None) -> Any:
-        """rclpy's declare_parameter; returns the value."""
-        return self.ros_node.declare_parameter(name, default).value
+        """rclpy's declare_parameter (dynamically typed, as on our other transports); returns the value.
+
+        An empty list default (whose type rclpy cannot infer) is declared without a value.
+        """
+        descriptor = ParameterDescriptor(dynamic_typing=True)
+        value = None if isinstance(default, (list, tuple)) and not default else default
+        declared = self.ros_node.declare_parameter(name, value, descriptor).value
+        if declared is None and value is None and default is not None:
+            return default
+        return list(declared) if isinstance(declared, (list, tuple)) or hasattr(declared, "tolist") else declared
 
     def get_parameter(self, name: str) -> Any:
         """rclpy's get_parameter; returns the value."""
-        return self.ros_node.get_parameter(name).value
+        value = self.ros_node.get_parameter(name).value
+        return list(value) if isinstance(value, (list, tuple)) or hasattr(value, "tolist") else value
 
     def get_logger(self) -> Any:
         """rclpy's logger (one preformatted string per call)."""
@@ -197,11 +275,24 @@ class RclpyNode(Node):
         return self.ros_node.get_clock().now().nanoseconds * 1e-9
 
     def spin_once(self, timeout_s: float = 0.0) -> int:
-        """One rclpy executor step (rclpy does not report how many callbacks ran: returns 0)."""
-        rclpy.spin_once(self.ros_node, timeout_sec=timeout_s)
-        return 0
+        """Run what is ready (waiting up to ``timeout_s`` for the first callback); returns how many ran."""
+        if self._shut_down:
+            return 0
+        before = self._callbacks_run
+        self._executor.spin_once(timeout_sec=max(0.0, timeout_s))
+        while True:  # rclpy runs one callback per spin_once: run the rest of what is ready
+            ran = self._callbacks_run
+            self._executor.spin_once(timeout_sec=0.0)
+            if self._callbacks_run == ran:
+                return self._callbacks_run - before
 
     def shutdown(self) -> None:
-        """Destroy the rclpy node."""
+        """Destroy the rclpy node (and its clients' helper nodes)."""
+        if self._shut_down:
+            return
         super().shutdown()
+        for client in self._clients:
+            client.close()
+        self._executor.remove_node(self.ros_node)
+        self._executor.shutdown()
         self.ros_node.destroy_node()

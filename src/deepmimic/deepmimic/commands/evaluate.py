@@ -18,6 +18,7 @@ TABLE = (
     ("mpjpe_root_relative_mm", "MPJPE (root-relative)", "{:.1f} mm"),
     ("root_position_error_m", "root position error", "{:.3f} m"),
     ("survival", "survival", "{:.1%}"),
+    ("reached_clip_end", "reached the clip's end", "{:.1%}"),
     ("mean_survival_time_s", "mean survival time", "{:.2f} s"),
     ("success_rate", "success rate", "{:.1%}"),
     ("reward_per_step", "reward per step", "{:.4f}"),
@@ -48,6 +49,8 @@ def _add_eval(subparsers: argparse._SubParsersAction) -> None:
     ev.add_argument("--no-video", action="store_true", help="skip the video")
     ev.add_argument("--seed", type=non_negative_int, default=0, help="seed of the initial states (default: 0)")
     ev.add_argument("--motion", help="evaluate on this clip instead of the training clip(s)")
+    ev.add_argument("--backend", choices=("mujoco", "mujoco_warp"),
+                    help="physics backend instead of the checkpoint's (e.g. mujoco for a policy trained on the GPU)")
     ev.set_defaults(handler=run_eval)
 
 
@@ -89,10 +92,11 @@ def run_eval(args: argparse.Namespace) -> int:
     from deepmimic_policy.evaluate import evaluate_checkpoint
 
     result = evaluate_checkpoint(args.checkpoint, seconds=args.seconds, num_envs=args.num_envs, out_dir=args.out,
-                                 video=not args.no_video, seed=args.seed, motion=args.motion)
+                                 video=not args.no_video, seed=args.seed, motion=args.motion, backend=args.backend)
     metrics = result["metrics"]
     print(f"{args.checkpoint}: {metrics['rollouts']} rollouts of {args.seconds:g} s")
     print(format_table(metrics))
+    print(f"success means: {metrics['success_criterion']}")
     causes = metrics.get("terminations_by_cause") or {}
     if any(causes.values()):
         print("early terminations: " + ", ".join(f"{name} {count}" for name, count in causes.items()))
@@ -138,12 +142,20 @@ def run_play(args: argparse.Namespace) -> int:
 def _add_export(subparsers: argparse._SubParsersAction) -> None:
     export = subparsers.add_parser("export", help="write a small policy-only checkpoint (no critic or optimiser)")
     export.add_argument("checkpoint", help="training checkpoint")
-    export.add_argument("out", help="output file (e.g. policies/humanoid3d_walk.pt)")
+    export.add_argument("out", help="output file (e.g. policies/humanoid3d_walk.pt, or .onnx with --onnx)")
+    export.add_argument("--onnx", action="store_true",
+                        help="write the deterministic actor as ONNX (input 'obs', output 'actions') instead")
     export.set_defaults(handler=run_export)
 
 
 def run_export(args: argparse.Namespace) -> int:
-    """Strip a checkpoint down to what running the policy needs."""
+    """Strip a checkpoint down to what running the policy needs (or export its actor to ONNX)."""
+    if args.onnx:
+        from deepmimic_policy.onnx_export import export_onnx
+
+        out = export_onnx(args.checkpoint, args.out)
+        print(f"wrote {out} ({out.stat().st_size / 1e6:.2f} MB)")
+        return 0
     from deepmimic_policy.checkpoint import export_policy
 
     out = export_policy(args.checkpoint, args.out)

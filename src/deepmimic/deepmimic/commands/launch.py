@@ -41,8 +41,9 @@ def _add_options(parser: argparse.ArgumentParser, defaults: bool = True) -> None
     mode.add_argument("--separate", dest="composed", action="store_false",
                       default=None if defaults else argparse.SUPPRESS,
                       help="one process per node over DDS (overrides the graph's default)")
-    parser.add_argument("--transport", help="transport of separate processes (default dds)",
-                        **({"default": "dds"} if defaults else keep))
+    parser.add_argument("--transport", help="transport of separate processes: dds (default, or "
+                        "$DEEPMIMIC_TRANSPORT) or rclpy; also transport:=NAME",
+                        **({"default": None} if defaults else keep))
     parser.add_argument("--grace", type=float, help="seconds between SIGINT and SIGTERM (default 5)",
                         **({"default": 5.0} if defaults else keep))
     parser.add_argument("--show-args", action="store_true", help="print the arguments and nodes, start nothing",
@@ -67,7 +68,11 @@ def _options_among_arguments(args: argparse.Namespace) -> argparse.Namespace:
     late = parser.parse_intermixed_args(args.arguments)
     for key, value in vars(late).items():
         setattr(args, key, value)
-    args.arguments = late.assignments
+    args.arguments = [a for a in late.assignments if not a.startswith("transport:=")]
+    chosen = [a.split(":=", 1)[1] for a in late.assignments if a.startswith("transport:=")]
+    if chosen:  # `transport:=rclpy`, as ROS 2 users write launch arguments
+        args.transport = chosen[-1]
+    args.transport = args.transport or os.environ.get("DEEPMIMIC_TRANSPORT") or "dds"
     return args
 
 

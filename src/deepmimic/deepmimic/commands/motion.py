@@ -22,7 +22,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     convert.add_argument("input", help="motion file or bundled clip name")
     convert.add_argument("output", help="output DeepMimic motion file (.txt or .json)")
     convert.add_argument("--asf", help="skeleton file for an .amc (default: found beside it)")
-    convert.add_argument("--character", default="humanoid3d", help="target DeepMimic character")
+    convert.add_argument("--character", default="humanoid3d", help="target character (humanoid3d, dog3d, g1)")
     convert.add_argument("--bone-map", help="bone map for BVH/ASF input: a YAML file or a built-in scheme name "
                                             "(default: detected from the bone names and the skeleton)")
     convert.add_argument("--loop", choices=["wrap", "none"], help="loop mode of the output (default: keep)")
@@ -72,8 +72,11 @@ def run_convert(args: argparse.Namespace) -> int:
         if isinstance(err, MotionFormatError):
             raise
         raise CommandError(str(err)) from None
+    from deepmimic_mocap import load_character
     from deepmimic_mocap.formats.deepmimic_json import save_deepmimic_motion
+    from deepmimic_sim.model.self_collision import self_collision
 
+    report = {**report, **self_collision(result, load_character(args.character))}
     save_deepmimic_motion(result, args.output)
     print(f"wrote {args.output}: {result.num_frames} frames, {result.duration:.3f} s, loop {result.loop.value}")
     if report:

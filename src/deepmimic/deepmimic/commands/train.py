@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import os
+import sys
+from dataclasses import replace
 from pathlib import Path
 
-from deepmimic.arg_types import positive_float
+from deepmimic.arg_types import positive_float, positive_int
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -21,7 +24,16 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     train.add_argument("--resume", action="store_true", help="continue from the run folder's newest checkpoint")
     train.add_argument("--no-eval", action="store_true", help="skip the evaluation at the end")
     train.add_argument("--eval-seconds", type=positive_float, default=20.0, help="length of the final evaluation")
+    train.add_argument("--nproc", type=positive_int, help="train with this many processes on this host "
+                       "(torch.distributed; env.num_envs is split among them); under torchrun, leave it out")
+    train.add_argument("--threads-per-rank", type=positive_int,
+                       help="torch and MuJoCo threads of each process (default: this host's cores / processes)")
     train.set_defaults(handler=run_train)
+    global _PARSER
+    _PARSER = train
+
+
+_PARSER: argparse.ArgumentParser  # set by add_parser; the worker command line is rebuilt from it
 
 
 def _postfix(record: dict) -> dict:
@@ -54,15 +66,30 @@ def run_train(args: argparse.Namespace) -> int:
     from deepmimic_policy.trainer import Trainer
     from tqdm import tqdm
 
+    from deepmimic_policy import distributed
+
     cfg = experiment_for(args)
     run_dir = Path(args.run_dir or Path("runs") / Path(args.config).stem)
-    open_run_folder(run_dir, args.resume)  # refuse a mixed run before building anything
+    if int(os.environ.get("RANK", "0")) == 0:
+        open_run_folder(run_dir, args.resume)  # refuse a mixed run before building (or launching) anything
+    if args.nproc and args.nproc > 1 and not distributed.launched_by_torchrun():
+        return distributed.launch(args.nproc, _argv_without(args, "nproc"))
     target = cfg.train.max_iterations
-    trainer = Trainer(cfg, run_dir, device=cfg.env.device, resume=args.resume)
+    rank = distributed.init(cfg.env.device, args.threads_per_rank)
+    if rank.distributed:
+        cfg = replace(cfg, env=replace(cfg.env, device=rank.device))
+        if not rank.is_main:
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - rank 0 alone reports
+        trainer = distributed.DistributedTrainer(cfg, run_dir, rank, resume=args.resume)
+        print(f"{rank.world_size} ranks ({rank.backend}), {rank.threads} thread(s) each, "
+              f"{cfg.env.num_envs} environments in all")
+    else:
+        trainer = Trainer(cfg, run_dir, device=cfg.env.device, resume=args.resume)
     if args.resume and trainer.resume():
         print(f"resumed {run_dir} at iteration {trainer.iteration} ({trainer.samples} samples)")
     try:
-        with tqdm(total=target, initial=trainer.iteration, unit="it", desc=run_dir.name, dynamic_ncols=True) as bar:
+        with tqdm(total=target, initial=trainer.iteration, unit="it", desc=run_dir.name, dynamic_ncols=True,
+                  disable=not rank.is_main) as bar:
             def show(record: dict) -> None:
                 bar.update(1)
                 bar.set_postfix(_postfix(record))
@@ -70,6 +97,9 @@ def run_train(args: argparse.Namespace) -> int:
             checkpoint = trainer.run(target, on_iteration=show)
     finally:
         trainer.close()
+        distributed.shutdown()
+    if not rank.is_main:
+        return 0
     print(f"checkpoint {checkpoint}: {trainer.samples} samples in {trainer.wall_s / 60:.1f} min")
     if not args.no_eval:
         from deepmimic_policy.evaluate import evaluate_checkpoint
@@ -77,3 +107,17 @@ def run_train(args: argparse.Namespace) -> int:
         result = evaluate_checkpoint(checkpoint, seconds=args.eval_seconds, out_dir=run_dir / "eval")
         print(f"evaluation: {result['metrics_path']} and {result.get('video_path', 'no video')}")
     return 0
+
+
+def _argv_without(args: argparse.Namespace, skip: str) -> list[str]:
+    """``train`` and its options as given (those left at their defaults omitted), less ``--<skip>``."""
+    argv = ["train"]
+    for action in _PARSER._actions:
+        if not action.option_strings or action.dest in (skip, "help"):
+            continue
+        value = getattr(args, action.dest, None)
+        if isinstance(action, argparse._StoreTrueAction):
+            argv += [action.option_strings[0]] if value else []
+        elif value is not None and value != action.default:
+            argv += [action.option_strings[0], str(value)]
+    return argv

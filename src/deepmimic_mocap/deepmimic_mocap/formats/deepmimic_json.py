@@ -33,10 +33,18 @@ def _frame_lines(text: str) -> list[int]:
 
 
 def _guess_character(path: Path, frame_len: int) -> str:
-    for name in ("humanoid3d", "dog3d"):
+    """The bundled character named by the file name's start, else the one whose frames are this long."""
+    from ..assets import bundled_characters
+
+    names = bundled_characters()
+    for name in sorted(names, key=len, reverse=True):
         if path.name.startswith(name):
             return name
-    return {44: "humanoid3d", 84: "dog3d"}.get(frame_len, "humanoid3d")
+    for name in names:
+        sk = load_character(name).skeleton
+        if 1 + 3 + 4 + sk.num_dof_pos == frame_len:
+            return name
+    return "humanoid3d"
 
 
 def _conjugate_to_z_up(quats: np.ndarray) -> np.ndarray:

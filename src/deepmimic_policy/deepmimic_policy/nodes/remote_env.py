@@ -33,7 +33,8 @@ class RemoteImitationEnv:
     """
 
     def __init__(self, node: transport.Node, cfg: ImitationEnvCfg, timeout_s: float = 60.0,
-                 resend_s: float = 1.0) -> None:
+                 resend_s: float = 1.0, prefix: str = "") -> None:
+        """``prefix`` goes before the topic names (``rank1/``: ``rank1/actions``, ``rank1/transitions``)."""
         self.node, self.cfg = node, cfg
         self.device = torch.device("cpu")
         self.timeout_s, self.resend_s = timeout_s, resend_s
@@ -44,8 +45,8 @@ class RemoteImitationEnv:
         # requests are newer than any an earlier trainer sent to the same simulator.
         self._step = time.time_ns() // 1000
         self._reply: tuple | None = None
-        self._actions_pub = node.create_publisher(deepmimic_interfaces.BatchedAction, "actions", "reliable")
-        self._transitions_sub = node.create_subscription(deepmimic_interfaces.BatchedTransition, "transitions",
+        self._actions_pub = node.create_publisher(deepmimic_interfaces.BatchedAction, prefix + "actions", "reliable")
+        self._transitions_sub = node.create_subscription(deepmimic_interfaces.BatchedTransition, prefix + "transitions",
                                                          self._on_transition, "reliable")
         self._first: deepmimic_interfaces.BatchedTransition | None = None
         self.obs = self._request(None)[0]  # observe only: the simulator's environments start as they are

@@ -8,7 +8,11 @@ announced on ``checkpoints`` (std_msgs/String, latched), which a policy node wit
 
 Parameters: ``config`` (experiment YAML, the same file the simulator node reads), ``run_dir``,
 ``iterations`` (0: the config's ``max_iterations``), ``resume`` (continue from the run folder's
-newest checkpoint), ``seed``, ``timeout`` (s to wait for the simulator).
+newest checkpoint), ``seed``, ``timeout`` (s to wait for the simulator), ``threads_per_rank``.
+
+Started by ``torchrun`` (several trainer ranks, see ``deepmimic_policy.distributed``), rank ``r``
+trains on the simulator node in namespace ``/rank<r>`` (topics ``rank<r>/actions`` and
+``rank<r>/transitions``); rank 0 alone writes the run folder and announces checkpoints.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from deepmimic_transport.node_main import run_node
 
 import deepmimic_transport as transport
 
+from .. import distributed
 from ..config import load_experiment, override
 from .remote_env import RemoteImitationEnv
 from ..trainer import Trainer
@@ -40,14 +45,22 @@ class TrainerNode:
         self.checkpoints_pub = node.create_publisher(std_msgs.String, "checkpoints", "latched")
         log = node.get_logger()
         log.info(f"waiting for a train-mode simulator on 'actions'/'transitions' (up to {timeout:g} s)")
-        self.env = RemoteImitationEnv(node, self.cfg.env, timeout_s=timeout)
-        self.trainer = Trainer(self.cfg, run_dir, env=self.env, resume=resume)
+        threads = int(node.declare_parameter("threads_per_rank", 0)) or None
+        self.rank = distributed.init("cpu", threads) if distributed.launched_by_torchrun() else distributed.RankInfo()
+        prefix = f"rank{self.rank.rank}/" if self.rank.distributed else ""
+        self.env = RemoteImitationEnv(node, self.cfg.env, timeout_s=timeout, prefix=prefix)
+        if self.rank.distributed:
+            self.trainer = distributed.DistributedTrainer(self.cfg, run_dir, self.rank, env=self.env, resume=resume)
+        else:
+            self.trainer = Trainer(self.cfg, run_dir, env=self.env, resume=resume)
         if resume and self.trainer.resume():
             log.info(f"resumed {run_dir} at iteration {self.trainer.iteration} ({self.trainer.samples} samples)")
         log.info(f"training {self.env.num_envs} remote environments to iteration {self.target}, run folder {run_dir}")
 
     def on_iteration(self, record: dict) -> None:
-        """One log line per iteration."""
+        """One log line per iteration (rank 0's, when there are several)."""
+        if not self.rank.is_main:
+            return
         parts = [f"it {record['iteration']}/{self.target}", f"{record['samples']} samples",
                  f"{record['samples_per_s']:.0f} samples/s", f"reward/step {record['reward_per_step']:.3f}"]
         if "episode_length_s" in record:
@@ -57,7 +70,9 @@ class TrainerNode:
         self.node.get_logger().info(", ".join(parts))
 
     def on_checkpoint(self, path: Path) -> None:
-        """Announce a complete checkpoint."""
+        """Announce a complete checkpoint (rank 0 alone writes them)."""
+        if not self.rank.is_main:
+            return
         self.checkpoints_pub.publish(std_msgs.String(data=str(path)))
         self.node.get_logger().info(f"checkpoint {path}")
 
@@ -67,6 +82,7 @@ class TrainerNode:
             self.trainer.run(self.target, on_iteration=self.on_iteration, on_checkpoint=self.on_checkpoint)
         finally:
             self.trainer.close()
+            distributed.shutdown()
         self.node.get_logger().info(f"done: {self.trainer.samples} samples in {self.trainer.wall_s / 60:.1f} min, "
                                     f"{self.env.requests_resent} request(s) re-sent")
 

@@ -58,7 +58,7 @@ class PhysicsBackend(ABC):
         self.character = load_character(character)
         self.model, hinges = load_model(self.character, model_path)
         self.num_envs, self.substeps = int(num_envs), int(substeps)
-        self.body_names = tuple(self.character.skeleton.joint_names)
+        self.body_names = tuple(self.character.body_names)
         self.hinge_names = tuple(hinges)
         self.physics_dt = float(self.model.opt.timestep)
         self.nonfinite_targets = 0

@@ -68,7 +68,8 @@ class MujocoCpuBackend(PhysicsBackend):
 
     Attributes:
         model: The compiled ``MjModel`` (the shipped MJCF plus the backend's sensors).
-        nthread: Threads of the rollout pool (0: the calling thread only).
+        nthread: Threads of the rollout pool (0: the calling thread only; default: the cores this
+            process may use).
         nonfinite_targets: Number of target entries replaced by the current hinge position so far.
 
     Not thread-safe: one caller at a time (``step`` toggles a flag of ``model`` while it runs).
@@ -81,7 +82,8 @@ class MujocoCpuBackend(PhysicsBackend):
         self.device = torch.device(device)
         self._layout = sensor_layout(self.model, self.body_names, list(self.hinge_names))
         self._time, self._qpos, self._qvel = state_slices(self.model)
-        self._init_pool((os.cpu_count() or 1) if nthread is None else nthread)
+        # The cores this process may run on (taskset, cgroups via sched affinity), not the machine's count.
+        self._init_pool(len(os.sched_getaffinity(0)) if nthread is None else nthread)
         self._init_buffers()
         self._init_views()
         self.reset(torch.arange(self.num_envs), torch.from_numpy(np.tile(self.model.qpos0, (self.num_envs, 1))),

@@ -107,7 +107,7 @@ def load_model(character: Character, model_path: str | os.PathLike | None) -> tu
     """
     spec = mujoco.MjSpec.from_file(str(model_path or shipped_model_path(character.name)))
     hinges = model_hinge_names(character)
-    body_names = character.skeleton.joint_names
+    body_names = character.body_names
     missing = [b for b in body_names if spec.body(b) is None]
     if missing:
         raise ValueError(f"model has no bodies named {missing}")

@@ -48,11 +48,15 @@ class TerminationCfg:
 
     Attributes:
         fall_contact: End on ground contact of a body whose ``EnableFallContact`` is set.
+        allowed_contacts: Bodies (by name) whose ground contact never ends an episode, whatever the
+            character file says: DeepMimic relaxes the fall test for clips that touch the ground
+            on purpose (crawl, roll, get-ups).
         max_body_distance: End when the mean body distance from the reference exceeds this (m); ``None``: off.
         episode_length_s: Time limit (a truncation, not a failure).
     """
 
     fall_contact: bool = True
+    allowed_contacts: list[str] = field(default_factory=list)
     max_body_distance: float | None = bounded(None, minimum=0.0, exclusive_minimum=True)
     episode_length_s: float = bounded(20.0, minimum=0.0, exclusive_minimum=True)
 

@@ -80,7 +80,12 @@ class ImitationEnv:
         ch, sk = self.character, self.character.skeleton
         self._parents = self._tensor(np.where(sk.parents < 0, 0, sk.parents), torch.long)
         self._end_effectors = self._tensor([sk.index(n) for n in ch.end_effectors], torch.long)
-        self._fall_bodies = self._tensor([b is not None and b.fall_contact for b in ch.bodies], torch.bool)
+        allowed = set(self.cfg.termination.allowed_contacts)
+        if allowed - set(sk.joint_names):
+            raise ValueError(f"termination.allowed_contacts: unknown bodies {sorted(allowed - set(sk.joint_names))}; "
+                             f"the bodies of '{self.cfg.character}' are {list(sk.joint_names)}")
+        self._fall_bodies = self._tensor([b is not None and b.fall_contact and name not in allowed
+                                          for name, b in zip(sk.joint_names, ch.bodies)], torch.bool)
         weights = ch.diff_weights if self.cfg.reward.use_joint_weights else np.ones(sk.num_joints)
         rotating = np.array([t.value in ("root", "spherical", "revolute") for t in sk.joint_types])
         self._joint_weights = self._tensor(weights * rotating)
@@ -112,24 +117,29 @@ class ImitationEnv:
         return qpos, qvel
 
     # --------------------------------------------------------------------------------- resets
-    def reset(self, env_ids: torch.Tensor | None = None) -> torch.Tensor:
-        """Reference state initialisation of ``env_ids`` (all when ``None``); returns all observations."""
+    def reset(self, env_ids: torch.Tensor | None = None, times: torch.Tensor | None = None) -> torch.Tensor:
+        """Reference state initialisation of ``env_ids`` (all when ``None``); returns all observations.
+
+        ``times`` (one per reset environment, seconds into its clip) replaces the random start times,
+        e.g. 0 to evaluate a non-looping clip from its beginning; the clips are still sampled.
+        """
         if env_ids is None:
             env_ids = torch.arange(self.num_envs, device=self.device)
         if len(env_ids) == self.num_envs or not hasattr(self, "obs"):
             if len(env_ids):
-                self._initialise(env_ids)
+                self._initialise(env_ids, times)
             self.obs = self._observe()
         elif len(env_ids):
-            self._initialise(env_ids)
+            self._initialise(env_ids, times)
             self.obs[env_ids] = self._observe(env_ids)  # only the reset rows change
         return self.obs
 
-    def _initialise(self, env_ids: torch.Tensor) -> None:
+    def _initialise(self, env_ids: torch.Tensor, times: torch.Tensor | None = None) -> None:
         ids = self.motion_lib.sample_motions(len(env_ids), generator=self.generator,
                                              weights=self.cfg.motion_weights)
         # Non-looping clips start at least one step before their end.
-        times = self.motion_lib.sample_times(ids, truncate_time=self.control_dt, generator=self.generator)
+        sampled = self.motion_lib.sample_times(ids, truncate_time=self.control_dt, generator=self.generator)
+        times = sampled if times is None else torch.as_tensor(times, dtype=sampled.dtype, device=sampled.device)
         self.motion_ids[env_ids] = ids
         self.start_times[env_ids] = times.double()
         self.episode_steps[env_ids] = 0

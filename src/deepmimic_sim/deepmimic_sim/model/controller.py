@@ -29,7 +29,13 @@ class Controller:
 
 
 def load_controller(character: Character, name_or_path: str | Path | None = None) -> Controller:
-    """Read the controller file of ``character`` (``humanoid3d_ctrl.txt`` by default)."""
+    """Read the controller file of ``character`` (``humanoid3d_ctrl.txt`` by default).
+
+    A robot character (``character.robot``) carries its gains and rate itself; a controller file
+    given by ``name_or_path`` still wins.
+    """
+    if character.robot is not None and name_or_path is None:
+        return Controller(character.robot.kp, character.robot.kd, character.robot.control_hz)
     path = resolve_controller(name_or_path or character.name)
     data, _ = read_json_object(path, "'PDControllers'")
     entries = data.get("PDControllers")

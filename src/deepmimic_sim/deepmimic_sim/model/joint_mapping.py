@@ -39,15 +39,15 @@ class JointMapping:
         self.character = character
         self.hinge_names = hinge_names(character)
         self.num_hinges = len(self.hinge_names)
-        self._sph = np.array([j for j, t in enumerate(sk.joint_types) if t == JointType.SPHERICAL])
-        self._rev = np.array([j for j, t in enumerate(sk.joint_types) if t == JointType.REVOLUTE])
+        self._sph = np.array([j for j, t in enumerate(sk.joint_types) if t == JointType.SPHERICAL], dtype=np.int64)
+        self._rev = np.array([j for j, t in enumerate(sk.joint_types) if t == JointType.REVOLUTE], dtype=np.int64)
         # Hinge slots of each spherical joint (3 consecutive) and revolute joint (1).
         slots, cursor = {}, 0
         for j in depth_first_joints(sk):
             jtype = sk.joint_types[j]
             size = {JointType.SPHERICAL: 3, JointType.REVOLUTE: 1}.get(jtype, 0)
             slots[j], cursor = cursor, cursor + size
-        self._sph_slots = (np.array([slots[j] for j in self._sph])[:, None] + np.arange(3)).reshape(-1)
+        self._sph_slots = (np.array([slots[j] for j in self._sph], dtype=np.int64)[:, None] + np.arange(3)).reshape(-1)
         self._rev_slots = np.array([slots[j] for j in self._rev], dtype=np.int64)
         order = np.concatenate([self._sph_slots, self._rev_slots])
         self._gather = np.argsort(order)  # concat([sph angles, rev angles]) -> hinge order

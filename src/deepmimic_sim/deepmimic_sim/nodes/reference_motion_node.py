@@ -77,7 +77,7 @@ class ReferenceMotionNode:
 def main(args: list[str] | None = None) -> None:
     """Run the node: ``reference_motion_node [--transport dds|inprocess|rclpy] [--params deploy.yaml]``.
 
-    The transport is ``--transport``, else ``$DEEPMIMIC_TRANSPORT``, else dds (rclpy when ROS 2 is sourced).
+    The transport is ``--transport``, else ``$DEEPMIMIC_TRANSPORT``, else dds.
     """
     run_node("reference_motion", ReferenceMotionNode, args)
 

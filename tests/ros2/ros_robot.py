@@ -1,0 +1,132 @@
+"""A robot driver that is not ours: plain rclpy + MuJoCo, playing the robot for the policy node.
+
+``python ros_robot.py MODEL_XML --seconds S``: a ROS 2 process (rclpy on Fast DDS, ROS's own
+message types, deepmimic_interfaces as built for ROS 2) that runs its own MuJoCo physics of the
+character and behaves like a robot driver: at 30 Hz it publishes sensor_msgs/JointState on /states
+and nav_msgs/Odometry on /odom (same stamp), and applies the latest /commands
+(std_msgs/Float64MultiArray of hinge position targets, held by the model's position actuators for
+10 physics steps of 1/300 s). A command is applied when it arrives (physics advances one control
+step at once; the next tick publishes the result), as in training, where the action of an
+observation acts at once; a tick without a new command steps with the held targets. Until the
+first command it stands in the pose of the latest /reference frame, as a robot put in the clip's
+pose would. Prints one JSON object: steps taken, commands heard.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+import mujoco
+import numpy as np
+import rclpy
+from nav_msgs.msg import Odometry
+from rclpy.node import Node
+from rclpy.qos import qos_profile_sensor_data
+from sensor_msgs.msg import JointState
+from std_msgs.msg import Float64MultiArray
+
+from deepmimic_interfaces.msg import ReferenceFrame
+
+SUBSTEPS = 10
+
+
+def rotate_inverse(quat_wxyz: np.ndarray, vector: np.ndarray) -> np.ndarray:
+    """``vector`` (world) in the frame of ``quat_wxyz``."""
+    out = np.empty(3)
+    conj = quat_wxyz * np.array([1.0, -1.0, -1.0, -1.0])
+    mujoco.mju_rotVecQuat(out, vector, conj)
+    return out
+
+
+class Robot:
+    def __init__(self, node: Node, model_xml: str) -> None:
+        self.node = node
+        self.model = mujoco.MjModel.from_xml_path(model_xml)
+        self.data = mujoco.MjData(self.model)
+        self.names = [self.model.joint(i).name for i in range(self.model.njnt)
+                      if self.model.jnt_type[i] == mujoco.mjtJoint.mjJNT_HINGE]
+        self.states_pub = node.create_publisher(JointState, "/states", qos_profile_sensor_data)
+        self.odom_pub = node.create_publisher(Odometry, "/odom", qos_profile_sensor_data)
+        # Best effort, as the policy publishes them (a reliable reader would not match).
+        node.create_subscription(Float64MultiArray, "/commands", self.on_command, qos_profile_sensor_data)
+        node.create_subscription(ReferenceFrame, "/reference", self.on_reference, 10)
+        self.targets = None
+        self.stepped = False  # physics advanced since the last published state
+        self.reference = None
+        self.steps = self.commands = 0
+        node.create_timer(self.model.opt.timestep * SUBSTEPS, self.on_tick)
+
+    def on_reference(self, msg: ReferenceFrame) -> None:
+        self.reference = msg
+
+    def on_command(self, msg: Float64MultiArray) -> None:
+        if len(msg.data) == len(self.names) and np.all(np.isfinite(msg.data)):
+            self.targets = np.asarray(msg.data, dtype=np.float64)
+            self.commands += 1
+            if not self.stepped:
+                self.step()
+
+    def step(self) -> None:
+        self.data.ctrl[:] = self.targets
+        for _ in range(SUBSTEPS):
+            mujoco.mj_step(self.model, self.data)
+        self.steps += 1
+        self.stepped = True
+
+    def on_tick(self) -> None:
+        if self.targets is None:
+            if self.reference is not None:  # stand in the reference's pose
+                ref = self.reference
+                p, q = ref.root_pose.position, ref.root_pose.orientation
+                self.data.qpos[:7] = [p.x, p.y, p.z, q.w, q.x, q.y, q.z]
+                self.data.qpos[7:] = ref.joint_positions
+                self.data.qvel[:] = 0.0
+                self.data.qvel[6:] = ref.joint_velocities
+                mujoco.mj_forward(self.model, self.data)
+        elif not self.stepped:  # no new command this period: hold the last targets
+            self.step()
+        self.publish()
+        self.stepped = False
+
+    def publish(self) -> None:
+        stamp = self.node.get_clock().now().to_msg()
+        qpos, qvel = self.data.qpos, self.data.qvel
+        states = JointState(name=self.names, position=qpos[7:].tolist(), velocity=qvel[6:].tolist(),
+                            effort=self.data.actuator_force.tolist())
+        states.header.stamp, states.header.frame_id = stamp, "world"
+        odom = Odometry(child_frame_id="root")
+        odom.header.stamp, odom.header.frame_id = stamp, "world"
+        pose = odom.pose.pose
+        pose.position.x, pose.position.y, pose.position.z = (float(v) for v in qpos[:3])
+        pose.orientation.w, pose.orientation.x, pose.orientation.y, pose.orientation.z = (float(v) for v in qpos[3:7])
+        lin = rotate_inverse(qpos[3:7] / np.linalg.norm(qpos[3:7]), qvel[:3])
+        twist = odom.twist.twist
+        twist.linear.x, twist.linear.y, twist.linear.z = (float(v) for v in lin)
+        twist.angular.x, twist.angular.y, twist.angular.z = (float(v) for v in qvel[3:6])
+        self.states_pub.publish(states)
+        self.odom_pub.publish(odom)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("model_xml")
+    parser.add_argument("--seconds", type=float, default=30.0)
+    args = parser.parse_args()
+    rclpy.init()
+    node = Node("robot_driver")
+    robot = Robot(node, args.model_xml)
+    deadline = time.monotonic() + args.seconds
+    try:
+        while time.monotonic() < deadline:
+            rclpy.spin_once(node, timeout_sec=0.01)
+    except KeyboardInterrupt:  # stopped by the test once the tracker is done
+        pass
+    print(json.dumps({"steps": robot.steps, "commands": robot.commands, "hinges": len(robot.names)}), flush=True)
+    node.destroy_node()
+    rclpy.try_shutdown()
+
+
+if __name__ == "__main__":
+    main()
