@@ -4,6 +4,7 @@
 #   make test    set up, then run the tests
 # TRAIN_ITERATIONS sets the length of `make train` (300 iterations = 1.8 M samples, ~10-15 min on
 # 2 cores); the walk config's full-quality run is `deepmimic train --config config/humanoid3d_walk.yaml`.
+# `make train` resumes runs/walk when it holds a run (a larger TRAIN_ITERATIONS continues it).
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -32,7 +33,7 @@ ros-interfaces:
 TRAIN_ITERATIONS ?= 300
 
 train: setup
-	$(BIN)/deepmimic train --config config/humanoid3d_walk.yaml --iterations $(TRAIN_ITERATIONS) --run-dir runs/walk
+	$(BIN)/deepmimic train --config config/humanoid3d_walk.yaml --iterations $(TRAIN_ITERATIONS) --run-dir runs/walk --resume
 
 test: setup
 	$(BIN)/python -m pytest -q tests

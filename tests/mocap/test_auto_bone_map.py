@@ -11,9 +11,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from deepmimic_mocap import load_character, load_motion
 from deepmimic_mocap.auto_bone_map import auto_bone_map, side_and_core
 from deepmimic_mocap.retarget import choose_bone_map, load_bone_maps, retarget
+
+from deepmimic_mocap import load_character, load_motion
 
 CMU_BVH = Path(__file__).resolve().parents[2] / "src/deepmimic_mocap/deepmimic_mocap/data/cmu/02_01.bvh"
 TRUNK = ["Hips", "LowerBack", "Spine", "Spine1", "Neck", "Neck1", "Head"]

@@ -83,5 +83,5 @@ def test_unknown_scheme_and_unfit_skeleton(data_dir, humanoid):
     source = load_motion(data_dir / CMU_FILES["bvh"])
     with pytest.raises(KeyError, match="cmu_asf"):
         choose_bone_map(source.skeleton, "no_such_scheme")
-    with pytest.raises(ValueError, match="no bone map fits"):
+    with pytest.raises(ValueError, match="no built-in bone map fits"):
         choose_bone_map(humanoid.skeleton)

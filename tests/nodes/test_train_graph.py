@@ -117,7 +117,7 @@ def test_simulator_answers_each_request_once_and_survives_bad_ones(small_experim
 
 
 def test_trainer_side_waits_resends_and_survives_a_bad_reply(small_experiment):
-    from deepmimic_policy.remote_env import RemoteImitationEnv
+    from deepmimic_policy.nodes.remote_env import RemoteImitationEnv
     from deepmimic_sim.envs.config import load_env_config
 
     cfg = load_env_config(small_experiment)

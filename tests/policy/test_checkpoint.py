@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 import torch
-from deepmimic_policy.checkpoint import FORMAT, CheckpointError, load_checkpoint, save_checkpoint
-from deepmimic_policy.config import ExperimentCfg, load_experiment
+from deepmimic_policy.checkpoint import FORMAT, CheckpointError, export_policy, load_checkpoint, save_checkpoint
+from deepmimic_policy.config import ExperimentCfg, load_experiment, override
 from deepmimic_policy.policy import Policy, load_policy
 from deepmimic_policy.trainer import Trainer
 from tensordict import TensorDict
@@ -19,14 +19,10 @@ CONFIG = Path(__file__).resolve().parents[2] / "config" / "humanoid3d_walk.yaml"
 
 def tiny_experiment() -> ExperimentCfg:
     """The walk experiment shrunk to a few environments, steps and neurons."""
-    cfg = load_experiment(CONFIG)
-    cfg.env.num_envs = 4
-    cfg.train.num_steps_per_env = 8
-    cfg.train.algorithm.num_mini_batches = 2
-    cfg.train.algorithm.num_learning_epochs = 2
-    cfg.train.actor.hidden_dims = [32, 32]
-    cfg.train.critic.hidden_dims = [32, 32]
-    return cfg
+    return override(load_experiment(CONFIG), {
+        "env.num_envs": 4, "train.num_steps_per_env": 8, "train.algorithm.num_mini_batches": 2,
+        "train.algorithm.num_learning_epochs": 2, "train.actor.hidden_dims": [32, 32],
+        "train.critic.hidden_dims": [32, 32]})
 
 
 @pytest.fixture(scope="module")
@@ -154,6 +150,30 @@ def test_bad_checkpoints_are_refused(trained, tmp_path, damage):
     for load in (load_checkpoint, Policy.load):
         with pytest.raises(CheckpointError, match=re.escape(str(path))):
             load(path)
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf")])
+def test_non_finite_weights_are_refused_everywhere(trained, tmp_path, value):
+    data = torch.load(trained[1], weights_only=True)
+    name = next(iter(data["critic_state_dict"]))
+    data["critic_state_dict"][name] = data["critic_state_dict"][name].clone().fill_(value)
+    run = tmp_path / "run"
+    run.mkdir()
+    bad = save_checkpoint(run / "model_1.pt", {k: v for k, v in data.items() if k != "format"})
+    pattern = re.escape(f"NaN or infinite values in critic_state_dict[{name!r}]")
+    for load in (load_checkpoint, Policy.load, lambda p: export_policy(p, tmp_path / "out.pt"),
+                 lambda p: Trainer(tiny_experiment(), run, resume=True).resume(p)):
+        with pytest.raises(CheckpointError, match=pattern):
+            load(bad)
+    assert not (tmp_path / "out.pt").exists()
+
+
+def test_loaded_config_is_never_changed(tmp_path):
+    cfg = tiny_experiment()
+    before = repr(cfg)
+    trainer = Trainer(override(cfg, {"train.seed": 7}), tmp_path / "run")
+    assert trainer.cfg.env.seed == 7 and repr(cfg) == before
+    trainer.close()
 
 
 def test_missing_file_is_refused(tmp_path):

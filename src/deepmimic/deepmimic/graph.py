@@ -8,6 +8,8 @@ cannot disagree. The format::
     composed: false            # default of `deepmimic launch` (true: one process, inprocess transport)
     arguments:                 # launch arguments: `name:=value` on either command line
       clip: {default: walk, description: bundled clip name or motion file, check: motion}
+                               # check: what the value must be, checked before any node starts
+                               #   (deepmimic/launch_checks.py: motion, checkpoint, experiment, ...)
     parameters_file: ../deploy.yaml    # ROS 2 parameter YAML, relative to this file; $(arg ...) allowed
     nodes:
       - name: reference_motion           # node name (also the default parameter section)

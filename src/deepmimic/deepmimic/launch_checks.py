@@ -4,7 +4,7 @@ A graph file declares what each argument is with ``check:`` (``clip: {default: w
 ``check_arguments`` runs the check of every argument that has one, so a wrong ``clip:=nonexistent``
 is one error from the launcher instead of a traceback from each node that reads it.
 
-Checks: ``motion`` (a bundled clip name or a readable motion file), ``checkpoint`` (a checkpoint
+Checks: ``motion`` (a bundled clip name or a motion file that loads), ``checkpoint`` (a checkpoint
 that loads, finite weights), ``experiment`` (an experiment YAML that validates), ``count`` (an
 integer >= 0), ``positive`` (an integer >= 1), ``bool``, ``backend`` (a registered physics
 backend, or '' for the experiment's), ``run_folder`` (usable with the graph's ``resume`` and
@@ -35,13 +35,9 @@ def _typed(value: Any) -> Any:
 
 
 def _motion(value: Any, _values: Mapping[str, Any]) -> None:
-    from deepmimic_mocap.assets import resolve_motion
-    from deepmimic_mocap.formats import detect_format, sniff_text
+    from deepmimic_mocap import load_motion
 
-    path = resolve_motion(str(value))
-    fmt = detect_format(path)
-    if fmt in ("bvh", "asf_amc", "deepmimic"):
-        sniff_text(path)
+    load_motion(str(value))  # a bundled name or a file that reads (binary files are refused from their first KiB)
 
 
 def _checkpoint(value: Any, _values: Mapping[str, Any]) -> None:

@@ -24,6 +24,7 @@ skeletons:
 
 from __future__ import annotations
 
+import itertools
 import re
 
 import numpy as np
@@ -198,7 +199,7 @@ def _by_structure(tree: _Tree, part: list[int], branching_end: bool) -> list[int
                            "three joints")
     if branching_end and movable[-1] == part[-1]:
         return movable[-3:]
-    lengths = [np.linalg.norm(tree.rest[b] - tree.rest[a]) for a, b in zip(movable, movable[1:])]
+    lengths = [np.linalg.norm(tree.rest[b] - tree.rest[a]) for a, b in itertools.pairwise(movable)]
     best = max(range(len(lengths) - 1), key=lambda i: lengths[i] + lengths[i + 1])
     return movable[best:best + 3]
 

@@ -55,7 +55,7 @@ def forward_kinematics_dof(
 
 
 def rest_positions(skeleton: Skeleton) -> Any:
-    """World positions of every joint in the rest pose (root at the origin, all rotations identity). Shape: ``(J, 3)``."""
+    """Joint positions in the rest pose (root at the origin, every rotation identity). Shape: ``(J, 3)``."""
     import numpy as np
 
     local = np.tile([1.0, 0.0, 0.0, 0.0], (skeleton.num_joints, 1))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 
@@ -125,12 +125,6 @@ class Motion:
         """Angle of each revolute joint by name. Shapes: ``(F,)``."""
         return {self.skeleton.joint_names[j]: self.dof_pos[:, self.skeleton.dof_pos_slice(j).start]
                 for j in self.skeleton.revolute_joints}
-
-    def with_skeleton(self, skeleton: Skeleton) -> Motion:
-        """The same clip on another skeleton with the same joint types (e.g. rescaled)."""
-        if skeleton.joint_types != self.skeleton.joint_types:
-            raise ValueError("skeletons differ in joint types")
-        return replace(self, skeleton=skeleton)
 
     # ------------------------------------------------------------------------------ storage
     def save_npz(self, path: str | Path) -> None:

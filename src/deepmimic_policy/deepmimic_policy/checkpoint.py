@@ -1,7 +1,9 @@
 """Checkpoints: written atomically, refused with a clear error when truncated or foreign.
 
 A checkpoint whose tensors hold a NaN or an infinity (a diverged run) is refused on load, so that
-``--resume``, ``eval``, ``export`` and the policy node never run it. A checkpoint is one ``torch.save`` dictionary with ``format``, the models' and optimiser's state,
+``--resume``, ``eval``, ``export`` and the policy node never run it.
+
+A checkpoint is one ``torch.save`` dictionary with ``format``, the models' and optimiser's state,
 the iteration, the resolved experiment configuration and the random-number states needed to
 resume. Writing goes to a temporary file in the same folder, then ``os.replace``: a run killed at
 any moment leaves either the old file or the new one, never half of one.

@@ -36,9 +36,9 @@ from typing import Any
 
 import torch
 import torch.nn as nn
-from tensordict import TensorDict
-
 from deepmimic_sim.envs import ImitationEnv
+from deepmimic_sim.typed_config import bounded
+from tensordict import TensorDict
 
 from .checkpoint import save_checkpoint
 from .config import ExperimentCfg
@@ -72,19 +72,19 @@ class DistillCfg:
         eval_envs: Rollouts per clip in that comparison.
     """
 
-    method: str = "dagger"
-    steps: int = 1000
-    num_envs: int = 64
-    rounds: int = 5
-    beta_decay: float = 0.5
-    epochs: int = 10
-    batch_size: int = 512
-    learning_rate: float = 1e-3
-    max_grad_norm: float = 1.0
-    held_out: float = 0.1
-    seed: int = 0
-    eval_seconds: float = 10.0
-    eval_envs: int = 16
+    method: str = bounded("dagger", choices=("bc", "dagger"))
+    steps: int = bounded(1000, minimum=1)
+    num_envs: int = bounded(64, minimum=1)
+    rounds: int = bounded(5, minimum=1)
+    beta_decay: float = bounded(0.5, minimum=0.0, maximum=1.0)
+    epochs: int = bounded(10, minimum=1)
+    batch_size: int = bounded(512, minimum=1)
+    learning_rate: float = bounded(1e-3, minimum=0.0, exclusive_minimum=True)
+    max_grad_norm: float = bounded(1.0, minimum=0.0, exclusive_minimum=True)
+    held_out: float = bounded(0.1, minimum=0.0, maximum=0.9)
+    seed: int = bounded(0, minimum=0)
+    eval_seconds: float = bounded(10.0, minimum=0.0)
+    eval_envs: int = bounded(16, minimum=1)
 
 
 class Distiller:

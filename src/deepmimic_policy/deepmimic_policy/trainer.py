@@ -235,6 +235,7 @@ class Trainer:
         for key, value in record.items():
             if key != "iteration" and isinstance(value, (int, float)):
                 self._writer.add_scalar(key, value, self.iteration)
+        self._writer.flush()  # on disk with the history line: a killed run loses no logged iteration
 
     def close(self) -> None:
         """Flush logs."""

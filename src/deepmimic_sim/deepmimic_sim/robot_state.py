@@ -27,7 +27,7 @@ import torch
 from deepmimic_mocap import load_character
 from deepmimic_mocap import rotations as rot
 
-from .backends.mujoco_cpu import load_model, sensor_layout
+from .backends.mujoco_model import load_model, sensor_layout
 from .envs import observations as obs_fn
 from .envs.config import ObservationCfg
 from .reference import ReferenceClip

@@ -55,17 +55,19 @@ def _table(tracking: dict[str, dict[str, dict[str, Any]]]) -> str:
 
 def run_distill(args: argparse.Namespace) -> int:
     """Distil, save the student and print the rounds and the tracking comparison."""
-    from deepmimic.cli import CommandError
-
-    if args.steps < 1 or args.num_envs < 1 or args.rounds < 1 or args.epochs < 1:
-        raise CommandError("--steps, --num-envs, --rounds and --epochs must be at least 1")
     from deepmimic_policy.checkpoint import CheckpointError
     from deepmimic_policy.distillation import DistillCfg, distill
+    from deepmimic_sim.typed_config import override
 
-    cfg = DistillCfg(method=args.method, steps=args.steps, num_envs=args.num_envs,
-                     rounds=args.rounds if args.method == "dagger" else 1, beta_decay=args.beta_decay,
-                     epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.lr, seed=args.seed,
-                     eval_seconds=args.eval_seconds, eval_envs=args.eval_envs)
+    from deepmimic.cli import CommandError
+
+    flags = {"steps": "--steps", "num_envs": "--num-envs", "rounds": "--rounds", "beta_decay": "--beta-decay",
+             "epochs": "--epochs", "batch_size": "--batch-size", "learning_rate": "--lr", "seed": "--seed",
+             "eval_seconds": "--eval-seconds", "eval_envs": "--eval-envs"}
+    cfg = DistillCfg(method=args.method)
+    for key, flag in flags.items():  # each value checked against DistillCfg's declared type and range
+        value = getattr(args, "lr" if key == "learning_rate" else key)
+        cfg = override(cfg, {key: 1 if key == "rounds" and args.method == "bc" else value}, where=flag)
     try:
         report = distill(args.teachers, args.out, cfg)
     except (CheckpointError, ValueError) as err:

@@ -30,7 +30,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     convert.set_defaults(handler=run_convert)
 
 
-def _load(path: str, asf: str | None):  # noqa: ANN202 - returns deepmimic_mocap.Motion
+def _load(path: str, asf: str | None):
     from deepmimic_mocap import load_motion
 
     return load_motion(path, asf=asf) if asf else load_motion(path)

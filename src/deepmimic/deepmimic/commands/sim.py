@@ -11,6 +11,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from deepmimic.arg_types import non_negative_float, positive_float
+
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     """Register the ``sim`` area and its actions."""
@@ -32,9 +34,9 @@ def _add_view(sub: argparse._SubParsersAction) -> None:
     view.add_argument("--bone-map", help="bone map for retargeting BVH/ASF: a YAML file or a built-in scheme name "
                                          "(default: detected from the bone names and the skeleton)")
     view.add_argument("--out", help="output .mp4 or .gif (default: runs/<motion name>.mp4)")
-    view.add_argument("--seconds", type=float, default=4.0,
+    view.add_argument("--seconds", type=positive_float, default=4.0,
                       help="length; looping clips repeat, others hold their last pose (default: 4)")
-    view.add_argument("--fps", type=float, default=30.0, help="video frame rate (default: 30)")
+    view.add_argument("--fps", type=positive_float, default=30.0, help="video frame rate (default: 30)")
     view.add_argument("--width", type=int, default=640, help="frame width in pixels (default: 640)")
     view.add_argument("--height", type=int, default=360, help="frame height in pixels (default: 360)")
     layout = view.add_mutually_exclusive_group()
@@ -51,8 +53,6 @@ def _check_view_args(args: argparse.Namespace) -> Path:
 
     if args.width < 16 or args.height < 16 or args.width > 4096 or args.height > 4096:
         raise CommandError(f"frame size {args.width}x{args.height} must be between 16 and 4096 pixels")
-    if not (args.fps > 0 and args.seconds > 0):
-        raise CommandError("--fps and --seconds must be positive")
     out = Path(args.out) if args.out else None
     if out is not None and out.suffix.lower() not in (".mp4", ".gif"):
         raise CommandError(f"--out must end in .mp4 or .gif, got '{out.name}'")
@@ -106,8 +106,8 @@ def _add_build_model(sub: argparse._SubParsersAction) -> None:
     build.add_argument("--character", default="humanoid3d", help="bundled character name or character file")
     build.add_argument("--controller", help="controller file (default: the character's bundled one)")
     build.add_argument("--out", help="output .xml (default: the package's shipped model of a bundled character)")
-    build.add_argument("--timestep", type=float, help="physics step in seconds (default 1/300)")
-    build.add_argument("--armature", type=float, help="rotor inertia per hinge (default 0.01)")
+    build.add_argument("--timestep", type=positive_float, help="physics step in seconds (default 1/300)")
+    build.add_argument("--armature", type=non_negative_float, help="rotor inertia per hinge (default 0.01)")
     build.set_defaults(handler=run_build_model)
 
 
@@ -116,10 +116,10 @@ def run_build_model(args: argparse.Namespace) -> int:
     import dataclasses
 
     import mujoco
-
-    from deepmimic_mocap import load_character
     from deepmimic_sim.model.character_mjcf import ModelOptions, build_mjcf, shipped_model_path
     from deepmimic_sim.model.controller import load_controller
+
+    from deepmimic_mocap import load_character
 
     character = load_character(args.character)
     overrides = {k: v for k, v in (("timestep", args.timestep), ("armature", args.armature)) if v is not None}

@@ -26,14 +26,16 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     echo.add_argument("--once", action="store_true", help="print one message and exit")
     echo.add_argument("--count", type=positive_int, help="print N messages and exit")
     echo.add_argument("--duration", type=positive_float, help="stop after this many seconds")
-    echo.add_argument("--timeout", type=non_negative_float, default=5.0, help="seconds to wait for a publisher (default 5)")
+    echo.add_argument("--timeout", type=non_negative_float, default=5.0,
+                    help="seconds to wait for a publisher (default 5)")
     echo.set_defaults(handler=run_echo)
 
     hz = sub.add_parser("hz", help="a topic's receive rate: average, min/max/std of intervals")
     hz.add_argument("topic", type=topic_name)
     hz.add_argument("--window", type=positive_int, default=10_000, help="intervals averaged over (default 10000)")
     hz.add_argument("--duration", type=positive_float, help="stop after this many seconds")
-    hz.add_argument("--timeout", type=non_negative_float, default=5.0, help="seconds to wait for a publisher (default 5)")
+    hz.add_argument("--timeout", type=non_negative_float, default=5.0,
+                    help="seconds to wait for a publisher (default 5)")
     hz.set_defaults(handler=run_hz)
 
 

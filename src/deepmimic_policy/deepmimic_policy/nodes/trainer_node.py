@@ -26,7 +26,7 @@ import deepmimic_transport as transport
 
 from .. import distributed
 from ..config import load_experiment, override
-from ..remote_env import RemoteImitationEnv
+from .remote_env import RemoteImitationEnv
 from ..trainer import Trainer
 
 

@@ -12,9 +12,18 @@ character's bodies in skeleton order (``body_names``), not MuJoCo's body order.
 
 from __future__ import annotations
 
+import os
 from abc import ABC, abstractmethod
 
 import torch
+
+QVEL_LIMIT = 1e3
+"""``|qvel|`` (m/s or rad/s) above which an environment counts as exploded."""
+ROOT_HEIGHT_LIMIT = 100.0
+"""``|root z|`` (m) beyond which an environment counts as exploded."""
+MJ_MAXVAL = 1e10
+"""MuJoCo's ``mjMAXVAL``: larger controls, positions or velocities count as bad."""
+
 
 
 class PhysicsBackend(ABC):
@@ -32,6 +41,27 @@ class PhysicsBackend(ABC):
     """Seconds per physics step."""
     substeps: int
     """Physics steps per ``step`` call (control step = ``physics_dt * substeps``)."""
+
+    def __init__(self, character: str, num_envs: int, substeps: int, model_path: str | os.PathLike | None) -> None:
+        """What every backend does first: check the sizes, load the character and its MuJoCo model.
+
+        Sets ``character``, ``model`` (the compiled ``MjModel``: gains, limits, masses; see
+        ``mujoco_model.load_model``), ``num_envs``, ``substeps``, ``body_names``, ``hinge_names``,
+        ``physics_dt`` and ``nonfinite_targets``.
+        """
+        if num_envs < 1 or substeps < 1:
+            raise ValueError(f"num_envs and substeps must be >= 1, got {num_envs} and {substeps}")
+        from deepmimic_mocap.characters import load_character
+
+        from .mujoco_model import load_model
+
+        self.character = load_character(character)
+        self.model, hinges = load_model(self.character, model_path)
+        self.num_envs, self.substeps = int(num_envs), int(substeps)
+        self.body_names = tuple(self.character.body_names)
+        self.hinge_names = tuple(hinges)
+        self.physics_dt = float(self.model.opt.timestep)
+        self.nonfinite_targets = 0
 
     @property
     def control_dt(self) -> float:

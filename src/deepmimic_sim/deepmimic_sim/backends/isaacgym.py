@@ -43,12 +43,11 @@ except ImportError as error:
                       f"not on PyPI): {error}") from error
 
 import torch
+
 from deepmimic_mocap import rotations as rot
-from deepmimic_mocap.characters import load_character
 
 from ..model.character_mjcf import shipped_model_path
-from .base import PhysicsBackend, exploded, replace_nonfinite_targets
-from .mujoco_cpu import MJ_MAXVAL, QVEL_LIMIT, ROOT_HEIGHT_LIMIT, load_model
+from .base import MJ_MAXVAL, QVEL_LIMIT, ROOT_HEIGHT_LIMIT, PhysicsBackend, exploded, replace_nonfinite_targets
 
 
 class IsaacGymBackend(PhysicsBackend):
@@ -57,18 +56,10 @@ class IsaacGymBackend(PhysicsBackend):
     def __init__(self, character: str = "humanoid3d", num_envs: int = 1, substeps: int = 10,
                  model_path: str | os.PathLike | None = None, device: str | torch.device = "cuda:0",
                  contact_threshold: float = 1.0, spacing: float = 2.0) -> None:
-        if num_envs < 1 or substeps < 1:
-            raise ValueError(f"num_envs and substeps must be >= 1, got {num_envs} and {substeps}")
-        self.character = load_character(character)
         path = str(model_path or shipped_model_path(character))
-        self.model, hinges = load_model(self.character, path)  # the MuJoCo view: gains, limits, masses
-        self.num_envs, self.substeps = int(num_envs), int(substeps)
+        super().__init__(character, num_envs, substeps, path)  # the MuJoCo view: gains, limits, masses
         self.device = torch.device(device)
-        self.body_names = tuple(self.character.body_names)
-        self.hinge_names = tuple(hinges)
-        self.physics_dt = float(self.model.opt.timestep)
         self.contact_threshold = contact_threshold
-        self.nonfinite_targets = 0
         self.gym = gymapi.acquire_gym()
         self._create_sim()
         self._create_envs(path, spacing)

@@ -30,10 +30,8 @@ import os
 import mujoco
 import numpy as np
 import torch
-from deepmimic_mocap.characters import load_character
 
-from .base import PhysicsBackend, exploded, replace_nonfinite_targets
-from .mujoco_cpu import MJ_MAXVAL, QVEL_LIMIT, ROOT_HEIGHT_LIMIT, load_model
+from .base import MJ_MAXVAL, QVEL_LIMIT, ROOT_HEIGHT_LIMIT, PhysicsBackend, exploded, replace_nonfinite_targets
 
 try:
     import mujoco_warp as mjw
@@ -59,8 +57,7 @@ class MujocoWarpBackend(PhysicsBackend):
     def __init__(self, character: str = "humanoid3d", num_envs: int = 1, substeps: int = 10,
                  model_path: str | os.PathLike | None = None, device: str | torch.device | None = None,
                  nconmax: int = 48, njmax: int | None = None, cuda_graph: bool = True) -> None:
-        if num_envs < 1 or substeps < 1:
-            raise ValueError(f"num_envs and substeps must be >= 1, got {num_envs} and {substeps}")
+        super().__init__(character, num_envs, substeps, model_path)
         wp.config.quiet = True  # Warp prints a line per compiled module otherwise, flooding training output
         wp.init()
         wp_device = str(device) if device is not None else default_device()
@@ -68,14 +65,7 @@ class MujocoWarpBackend(PhysicsBackend):
             raise RuntimeError(f"device {wp_device!r}: Warp sees no CUDA device (use device 'cpu')")
         self.wp_device = wp.get_device(wp_device)
         self.device = torch.device("cpu" if self.wp_device.is_cpu else f"cuda:{self.wp_device.ordinal}")
-        self.character = load_character(character)
-        self.model, hinges = load_model(self.character, model_path)
         self.model.opt.disableflags |= int(mujoco.mjtDisableBit.mjDSBL_SENSOR)  # readings come from torch
-        self.num_envs, self.substeps = int(num_envs), int(substeps)
-        self.body_names = tuple(self.character.body_names)
-        self.hinge_names = tuple(hinges)
-        self.physics_dt = float(self.model.opt.timestep)
-        self.nonfinite_targets = 0
         nv = self.model.nv
         with wp.ScopedDevice(self.wp_device):
             self._m = mjw.put_model(self.model)

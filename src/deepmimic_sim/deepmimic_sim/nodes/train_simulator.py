@@ -23,17 +23,14 @@ import deepmimic_transport as transport
 
 from ..envs import ImitationEnv
 from ..envs.config import ImitationEnvCfg, load_env_config
+from ..typed_config import override
 from .transitions import action_tensor, transition_message
 
 
 def env_config(path: str, num_envs: int = 0, backend: str = "") -> ImitationEnvCfg:
     """The ``env`` section of an experiment YAML (``base:`` files merged), with overrides (0/"" keep)."""
-    cfg = load_env_config(path)
-    if num_envs:
-        cfg.num_envs = num_envs
-    if backend:
-        cfg.backend = backend
-    return cfg
+    overrides = {k: v for k, v in (("num_envs", num_envs), ("backend", backend)) if v}
+    return override(load_env_config(path), overrides, where=path)
 
 
 class TrainSimulatorNode:
@@ -45,8 +42,7 @@ class TrainSimulatorNode:
         num_envs = int(node.declare_parameter("num_envs", 0))
         backend = node.declare_parameter("backend", "")
         seed = int(node.declare_parameter("seed", 0))
-        cfg = env_config(path, num_envs, backend)
-        cfg.seed = seed
+        cfg = override(env_config(path, num_envs, backend), {"seed": seed}, where="seed")
         self.env = ImitationEnv(cfg)
         self.env.record_tracking = True
         self.sim_time = 0.0

@@ -19,7 +19,7 @@ import numpy as np
 from cyclonedds.idl import IdlStruct
 from cyclonedds.idl._support import Endianness
 
-from .base import fields_of
+from .base import fields_of, nested_classes, ros_type_name
 
 #: ROS primitive -> (NumPy dtype, struct format); the size is the CDR alignment (XCDR1: up to 8).
 _PRIMITIVE = {"bool": ("?", "?"), "byte": ("u1", "B"), "uint8": ("u1", "B"), "int8": ("i1", "b"),
@@ -116,9 +116,7 @@ def _read(reader: _Reader, cls: type) -> Any:
         count = spec.length if spec.kind == "array" else reader.unpack("I", 4) if spec.kind == "sequence" else None
         repeat = 1 if count is None else count  # a single field is read once; an empty sequence not at all
         if "/" in spec.base_type:
-            from . import MESSAGES  # the registry imports this module's users
-
-            nested = MESSAGES[spec.base_type]
+            nested = {ros_type_name(c): c for c in nested_classes(cls)}[spec.base_type]
             items = [_read(reader, nested) for _ in range(repeat)]
         elif spec.base_type == "string":
             items = [reader.string() for _ in range(repeat)]
