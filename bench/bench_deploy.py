@@ -451,6 +451,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--domain", type=int, default=None, help="ROS_DOMAIN_ID (default: one from the pid, 1-232)")
     parser.add_argument("--no-composed", action="store_true", help="skip the composed comparison")
     parser.add_argument("--ros2", action="store_true", help="also all nodes on rclpy, and mixed (simulator on rclpy)")
+    parser.add_argument("--ros-range", default="LOCALHOST",
+                        help="ROS_AUTOMATIC_DISCOVERY_RANGE of the --ros2 runs ('default': leave unset, e.g. "
+                             "inside a loopback-only network namespace as tests/ros2/netns.py makes)")
     parser.add_argument("--out", type=Path, default=ROOT / "bench/results/deploy.json", help="JSON results file")
     parser.add_argument("--composed-worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -467,7 +470,8 @@ def main(argv: list[str] | None = None) -> int:
                                "target_rate_hz": 30.0, "latency_goal_p99_ms": 2.0}}
         result["dds"] = run_dds(checkpoint, args.seconds, args.warmup, args.startup_timeout, folder, args.domain)
         if args.ros2:  # Fast DDS on this machine only (our Cyclone processes: loopback_config())
-            os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
+            if args.ros_range != "default":
+                os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = args.ros_range
             for mode in ("rclpy", "mixed"):
                 result[mode] = run_dds(checkpoint, args.seconds, args.warmup, args.startup_timeout, folder,
                                        args.domain, MODES[mode])
