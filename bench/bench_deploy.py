@@ -229,7 +229,8 @@ def run_dds(checkpoint: Path, seconds: float, warmup: float, startup_timeout: fl
     import deepmimic_transport as transport
 
     domain = domain if domain is not None else 1 + (os.getpid() * 53 + 11) % 232
-    os.environ["CYCLONEDDS_URI"] = loopback_config()
+    if os.environ.get("BENCH_DDS_DEFAULTS") != "1":  # set by --ros-range default (a loopback-only namespace)
+        os.environ["CYCLONEDDS_URI"] = loopback_config()
     os.environ["ROS_DOMAIN_ID"] = str(domain)
     os.environ.pop("DEEPMIMIC_TRANSPORT", None)
     env = dict(os.environ, PYTHONUNBUFFERED="1", DEEPMIMIC_TRANSPORT="dds",
@@ -436,7 +437,10 @@ def latency_table(result: dict) -> str:
         if not run:
             continue
         a, b = run["latency"]["stamp_to_command_arrival"], run["latency"]["states_arrival_to_command_arrival"]
-        lines.append(f"{name} | {_f(run['states']['rate_hz'], '.2f')} | {_f(a['p50_ms'])} / {_f(a['p99_ms'])} | "
+        # An rclpy simulator stamps with the ROS clock (system time), not the monotonic clock: no stamp figures.
+        stamped = "rclpy" not in name and "mixed" not in name
+        lines.append(f"{name} | {_f(run['states']['rate_hz'] if stamped else run['states']['rate_hz_arrivals'], '.2f')}"
+                     f" | {_f(a['p50_ms']) if stamped else '-'} / {_f(a['p99_ms']) if stamped else '-'} | "
                      f"{_f(b['p50_ms'])} / {_f(b['p99_ms'])}")
     return "\n".join(lines)
 
@@ -468,6 +472,9 @@ def main(argv: list[str] | None = None) -> int:
                   "settings": {"seconds": args.seconds, "warmup_s": args.warmup, "free_seconds": args.free_seconds,
                                "graph": "config/graphs/deploy.yaml", "transport": "dds (Cyclone, loopback only)",
                                "target_rate_hz": 30.0, "latency_goal_p99_ms": 2.0}}
+        if args.ros2 and args.ros_range == "default":  # every DDS at its defaults (in a loopback-only netns)
+            os.environ["BENCH_DDS_DEFAULTS"] = "1"
+            os.environ.pop("CYCLONEDDS_URI", None)
         result["dds"] = run_dds(checkpoint, args.seconds, args.warmup, args.startup_timeout, folder, args.domain)
         if args.ros2:  # Fast DDS on this machine only (our Cyclone processes: loopback_config())
             if args.ros_range != "default":
