@@ -9,9 +9,9 @@ from pathlib import Path
 import netns
 import pytest
 import yaml
-from conftest import DDS_ENVIRONMENT
 from deepmimic_policy.config import load_experiment
 from deepmimic_policy.trainer import Trainer
+from netns import DDS_ENVIRONMENT
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPARED = ("samples", "reward_per_step", "episodes", "terminations", "joint_rotation_error_rad", "loss/value")
