@@ -8,9 +8,7 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-# deepmimic_transport[ros]: ROS 2 Kilted's rclpy, Fast DDS and rosidl generators from PyPI (for the
-# rclpy transport and the ROS 2 interop tests; the default transport stays Cyclone DDS).
-PACKAGES := -e src/deepmimic_mocap -e src/deepmimic_sim -e src/deepmimic_policy -e 'src/deepmimic_transport[ros]' -e src/deepmimic
+PACKAGES := -e src/deepmimic_mocap -e src/deepmimic_sim -e src/deepmimic_policy -e src/deepmimic_transport -e src/deepmimic
 INTERFACES := src/deepmimic_interfaces/CMakeLists.txt src/deepmimic_interfaces/msg/*.msg src/deepmimic_interfaces/srv/*.srv
 STAMP := $(VENV)/.installed
 
@@ -22,6 +20,10 @@ $(STAMP): constraints.txt requirements-dev.txt src/*/setup.py $(INTERFACES) scri
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet torch==2.13.0
 	$(BIN)/pip install --quiet -c constraints.txt $(PACKAGES) -r requirements-dev.txt
+	# deepmimic_transport[ros]: ROS 2 Kilted's rclpy, Fast DDS and rosidl generators from PyPI (the
+	# rclpy transport and the ROS 2 tests; the default transport stays Cyclone DDS). A pip run of its
+	# own: pip does not let an editable install with extras satisfy the other packages' requirement.
+	$(BIN)/pip install --quiet -c constraints.txt -e 'src/deepmimic_transport[ros]'
 	bash scripts/build_ros_interfaces.sh $(VENV) build/deepmimic_interfaces
 	bash scripts/install_gl.sh
 	touch $(STAMP)

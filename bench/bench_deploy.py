@@ -1,6 +1,9 @@
 """The deploy graph over loopback DDS: `states` rate and jitter, state-to-command latency, `reference` rate.
 
-Usage: ``python bench/bench_deploy.py [--seconds 20] [--out bench/results/deploy.json]``
+Usage: ``python bench/bench_deploy.py [--seconds 20] [--out bench/results/deploy.json]``;
+``--ros2`` also runs the graph with every node on rclpy (ROS 2 Kilted, Fast DDS) and mixed (the
+simulator node on rclpy, policy and reference on Cyclone), the measuring node staying on Cyclone;
+ROS's discovery range is then LOCALHOST for every process (``--out bench/results/deploy_ros2.json``).
 
 The graph of ``config/graphs/deploy.yaml`` (parameters exactly as ``deepmimic launch deploy``
 gives them) runs as three processes started here with ``python -m`` over Cyclone DDS: the policy
@@ -207,9 +210,18 @@ def _realtime_offset() -> float:
     return (time.time_ns() - time.monotonic_ns()) * 1e-9
 
 
+#: Transport of each node process per ``--ros2`` mode (the measuring node is always on Cyclone).
+MODES = {"dds": {}, "rclpy": {"policy": "rclpy", "reference_motion": "rclpy", "simulator": "rclpy"},
+         "mixed": {"simulator": "rclpy"}}
+
+
 def run_dds(checkpoint: Path, seconds: float, warmup: float, startup_timeout: float, folder: Path,
-            domain: int | None = None) -> dict:
-    """Start the three node processes, measure, stop them; the figures."""
+            domain: int | None = None, node_transports: dict[str, str] | None = None) -> dict:
+    """Start the three node processes, measure, stop them; the figures.
+
+    ``node_transports``: node name -> transport (default dds) of that node's process.
+    """
+    node_transports = node_transports or {}
     import yaml
     from deepmimic_transport.dds_wire import loopback_config
     from deepmimic_transport.messages import deepmimic_interfaces, sensor_msgs, std_msgs
@@ -217,7 +229,8 @@ def run_dds(checkpoint: Path, seconds: float, warmup: float, startup_timeout: fl
     import deepmimic_transport as transport
 
     domain = domain if domain is not None else 1 + (os.getpid() * 53 + 11) % 232
-    os.environ["CYCLONEDDS_URI"] = loopback_config()
+    if os.environ.get("BENCH_DDS_DEFAULTS") != "1":  # set by --ros-range default (a loopback-only namespace)
+        os.environ["CYCLONEDDS_URI"] = loopback_config()
     os.environ["ROS_DOMAIN_ID"] = str(domain)
     os.environ.pop("DEEPMIMIC_TRANSPORT", None)
     env = dict(os.environ, PYTHONUNBUFFERED="1", DEEPMIMIC_TRANSPORT="dds",
@@ -235,8 +248,10 @@ def run_dds(checkpoint: Path, seconds: float, warmup: float, startup_timeout: fl
             params.write_text(yaml.safe_dump(spec.parameter_file_data(), sort_keys=False), encoding="utf-8")
             logs[spec.name] = folder / f"{spec.name}.log"
             with open(logs[spec.name], "w") as log:
+                chosen = node_transports.get(spec.name, "dds")
                 processes[spec.name] = subprocess.Popen(
-                    [sys.executable, "-m", spec.module, *spec.argv("dds", params)], env=env, stdout=log,
+                    [sys.executable, "-m", spec.module, *spec.argv(chosen, params)],
+                    env={**env, "DEEPMIMIC_TRANSPORT": chosen}, stdout=log,
                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
         start = time.monotonic()
         while recorder.seen_commands < 3:
@@ -411,6 +426,25 @@ def table(result: dict) -> str:
     return "\n".join(lines)
 
 
+def latency_table(result: dict) -> str:
+    """State-to-command latency and states rate per transport mode (``--ros2``)."""
+    lines = ["mode | states Hz | stamp -> command arrival p50/p99 ms | states arrival -> command p50/p99 ms"]
+    composed = (result.get("composed") or {}).get("realtime")
+    runs = [("in-process (composed)", composed), ("Cyclone (3 processes)", result["dds"]),
+            ("rclpy, Fast DDS (3 processes)", result.get("rclpy")),
+            ("mixed: simulator rclpy, rest Cyclone", result.get("mixed"))]
+    for name, run in runs:
+        if not run:
+            continue
+        a, b = run["latency"]["stamp_to_command_arrival"], run["latency"]["states_arrival_to_command_arrival"]
+        # An rclpy simulator stamps with the ROS clock (system time), not the monotonic clock: no stamp figures.
+        stamped = "rclpy" not in name and "mixed" not in name
+        lines.append(f"{name} | {_f(run['states']['rate_hz'] if stamped else run['states']['rate_hz_arrivals'], '.2f')}"
+                     f" | {_f(a['p50_ms']) if stamped else '-'} / {_f(a['p99_ms']) if stamped else '-'} | "
+                     f"{_f(b['p50_ms'])} / {_f(b['p99_ms'])}")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=20.0, help="measured seconds (DDS and composed real time)")
@@ -420,6 +454,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--checkpoint", default=None, help="policy checkpoint (default: committed, else a tiny one)")
     parser.add_argument("--domain", type=int, default=None, help="ROS_DOMAIN_ID (default: one from the pid, 1-232)")
     parser.add_argument("--no-composed", action="store_true", help="skip the composed comparison")
+    parser.add_argument("--ros2", action="store_true", help="also all nodes on rclpy, and mixed (simulator on rclpy)")
+    parser.add_argument("--ros-range", default="LOCALHOST",
+                        help="ROS_AUTOMATIC_DISCOVERY_RANGE of the --ros2 runs ('default': leave unset, e.g. "
+                             "inside a loopback-only network namespace as tests/ros2/netns.py makes)")
     parser.add_argument("--out", type=Path, default=ROOT / "bench/results/deploy.json", help="JSON results file")
     parser.add_argument("--composed-worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -434,7 +472,16 @@ def main(argv: list[str] | None = None) -> int:
                   "settings": {"seconds": args.seconds, "warmup_s": args.warmup, "free_seconds": args.free_seconds,
                                "graph": "config/graphs/deploy.yaml", "transport": "dds (Cyclone, loopback only)",
                                "target_rate_hz": 30.0, "latency_goal_p99_ms": 2.0}}
+        if args.ros2 and args.ros_range == "default":  # every DDS at its defaults (in a loopback-only netns)
+            os.environ["BENCH_DDS_DEFAULTS"] = "1"
+            os.environ.pop("CYCLONEDDS_URI", None)
         result["dds"] = run_dds(checkpoint, args.seconds, args.warmup, args.startup_timeout, folder, args.domain)
+        if args.ros2:  # Fast DDS on this machine only (our Cyclone processes: loopback_config())
+            if args.ros_range != "default":
+                os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = args.ros_range
+            for mode in ("rclpy", "mixed"):
+                result[mode] = run_dds(checkpoint, args.seconds, args.warmup, args.startup_timeout, folder,
+                                       args.domain, MODES[mode])
         result["composed"] = None if args.no_composed else \
             run_composed(checkpoint, args.seconds, args.free_seconds, args.warmup)
     rate = result["dds"]["states"]["rate_hz"]
@@ -443,6 +490,8 @@ def main(argv: list[str] | None = None) -> int:
                          "latency_p99_under_2ms": p99 is not None and p99 < 2.0}
     result["machine"]["loadavg_end"] = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
     print(table(result))
+    if args.ros2:
+        print(latency_table(result))
     print(f"verdict: {result['verdict']}; checkpoint: {origin}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")

@@ -37,9 +37,3 @@ def ros2_available() -> None:
         if os.environ.get("CI"):
             pytest.fail(f"CI must run the ROS 2 tests: {reason}")
         pytest.skip(reason)
-
-
-#: Variables of ours, of ROS and of the DDS vendors that no process of these tests inherits.
-DDS_ENVIRONMENT = ("CYCLONEDDS_URI", "ROS_DOMAIN_ID", "ROS_AUTOMATIC_DISCOVERY_RANGE", "ROS_LOCALHOST_ONLY",
-                   "ROS_STATIC_PEERS", "RMW_IMPLEMENTATION", "FASTDDS_DEFAULT_PROFILES_FILE",
-                   "FASTRTPS_DEFAULT_PROFILES_FILE", "DEEPMIMIC_TRANSPORT")

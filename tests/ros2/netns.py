@@ -25,6 +25,18 @@ import tempfile
 import time
 
 STOP_GRACE_S = 10.0
+#: Variables of ours, of ROS and of the DDS vendors that no process of the ROS 2 tests inherits.
+DDS_ENVIRONMENT = ("CYCLONEDDS_URI", "ROS_DOMAIN_ID", "ROS_AUTOMATIC_DISCOVERY_RANGE", "ROS_LOCALHOST_ONLY",
+                   "ROS_STATIC_PEERS", "RMW_IMPLEMENTATION", "FASTDDS_DEFAULT_PROFILES_FILE",
+                   "FASTRTPS_DEFAULT_PROFILES_FILE", "DEEPMIMIC_TRANSPORT")
+
+
+def report(results: dict, name: str) -> dict:
+    """The JSON line process ``name`` printed last (its output is in the assertion message otherwise)."""
+    output = results[name]["output"]
+    lines = [line for line in output.splitlines() if line.startswith("{")]
+    assert results[name]["returncode"] == 0 and lines, f"{name} failed:\n{output[-4000:]}"
+    return json.loads(lines[-1])
 
 
 def unshare_prefix() -> list[str] | None:

@@ -6,8 +6,7 @@ import sys
 from pathlib import Path
 
 import netns
-from conftest import DDS_ENVIRONMENT
-from test_interop import report
+from netns import DDS_ENVIRONMENT, report
 
 import deepmimic_sim
 

@@ -6,13 +6,12 @@ transport discover each other by multicast there, exactly as on a machine with i
 
 from __future__ import annotations
 
-import json
 import math
 import sys
 from pathlib import Path
 
 import netns
-from conftest import DDS_ENVIRONMENT
+from netns import DDS_ENVIRONMENT, report
 
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
@@ -29,13 +28,6 @@ def process(name: str, cmd: list[str], *, wait: bool = False, env: dict[str, str
 def ros_peer(*args: str) -> list[str]:
     return [sys.executable, str(HERE / "ros_peer.py"), *args]
 
-
-def report(results: dict, name: str) -> dict:
-    """The JSON line a peer printed last (its output is in the assertion message otherwise)."""
-    output = results[name]["output"]
-    lines = [line for line in output.splitlines() if line.startswith("{")]
-    assert results[name]["returncode"] == 0 and lines, f"{name} failed:\n{output[-4000:]}"
-    return json.loads(lines[-1])
 
 
 def no_fast_dds_type_propagation(tmp_path: Path) -> Path:

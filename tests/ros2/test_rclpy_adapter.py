@@ -6,8 +6,7 @@ import sys
 from pathlib import Path
 
 import netns
-from conftest import DDS_ENVIRONMENT
-from test_interop import report
+from netns import DDS_ENVIRONMENT, report
 
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
