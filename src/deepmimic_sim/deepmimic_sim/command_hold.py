@@ -50,6 +50,15 @@ class CommandHold:
         """``commanded`` (a fresh command is used) or ``timed_out`` (ramping or holding)."""
         return "commanded" if self._ramp_start is None else "timed_out"
 
+    def stale(self, now: float) -> bool:
+        """Whether more than ``timeout_s`` passed since the last command (or reset)."""
+        return now - self._last_command_time > self.timeout_s
+
+    @property
+    def last_command(self) -> np.ndarray:
+        """The last commanded targets."""
+        return self._command
+
     def targets(self, now: float, measured_positions: np.ndarray) -> np.ndarray:
         """The targets to apply at ``now``; ``measured_positions`` are used when the timeout starts."""
         if self._ramp_start is None:
