@@ -198,3 +198,37 @@ def test_simulator_waits_for_the_policy_in_the_reference_pose(tiny_checkpoint):
             if wrapper is not None:
                 wrapper.node.shutdown()
         simulator.backend.close()
+
+
+def test_reset_restarts_the_walk_in_step_with_the_reference():
+    """/reset while the committed walk policy walks: the character keeps walking (it fell within 1 s before)."""
+    from pathlib import Path
+
+    from deepmimic_sim.reference import ReferenceClip
+
+    checkpoint = Path(__file__).resolve().parents[2] / "policies" / "humanoid3d_walk.pt"
+    bus = Bus(clock=ManualClock())
+    reference = make(bus, "reference_motion", ReferenceMotionNode, motion="walk")
+    simulator = make(bus, "simulator", SimulatorNode, motion="walk", initial_state="reference")
+    policy = make(bus, "policy", PolicyNode, checkpoint=str(checkpoint))
+    caller = transport.create_node("caller", backend="inprocess", bus=bus)
+    try:
+        bus.run_for(2.0)
+        assert float(simulator.backend.qpos[0, 2]) > 0.75
+        client = caller.create_client(deepmimic_interfaces.Reset, "/reset")
+        response = client.call(deepmimic_interfaces.Reset.Request(env_ids=[0]))
+        assert response.success
+        # The reset state is the reference's frame now, not the clip's first frame.
+        expected, _ = ReferenceClip("walk").state(reference.node.now() - reference.start)
+        np.testing.assert_allclose(simulator.backend.qpos.numpy()[0, 7:], expected[0, 7:], atol=1e-6)
+        heights = []
+        for _ in range(16):  # 4 s after the reset
+            bus.run_for(0.25)
+            heights.append(float(simulator.backend.qpos[0, 2]))
+        assert min(heights) > 0.75, heights
+        assert simulator.safety.clamped_steps <= 2  # the trained walk is not clamped
+    finally:
+        for wrapper in (reference, simulator, policy):
+            wrapper.node.shutdown()
+        caller.shutdown()
+        simulator.backend.close()
