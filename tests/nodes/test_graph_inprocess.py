@@ -232,3 +232,33 @@ def test_reset_restarts_the_walk_in_step_with_the_reference():
             wrapper.node.shutdown()
         caller.shutdown()
         simulator.backend.close()
+
+
+def test_stale_commands_keep_a_standing_character_up_and_are_logged(caplog):
+    """Commands stop while the character stands: it ramps to the pose at timeout, holds it >= 10 s, logged."""
+    bus = Bus(clock=ManualClock())
+    simulator = make(bus, "simulator", SimulatorNode, motion="walk", initial_state="rest",
+                     command_timeout=0.5, ramp_time=1.0)
+    sender = transport.create_node("sender", backend="inprocess", bus=bus)
+    commands = sender.create_publisher(std_msgs.Float64MultiArray, "/commands", "latest")
+    try:
+        with caplog.at_level("INFO"):
+            for _ in range(15):  # 0.5 s of a live stream holding the standing pose
+                commands.publish(std_msgs.Float64MultiArray(data=[0.0] * 28))
+                bus.run_for(DT)
+            heights = []
+            for _ in range(12):  # then 12 s without a command
+                bus.run_for(1.0)
+                heights.append(float(simulator.backend.qpos[0, 2]))
+            assert simulator.hold.state == "timed_out"
+            assert min(heights) > 0.8, heights
+            commands.publish(std_msgs.Float64MultiArray(data=[0.0] * 28))  # the stream comes back
+            bus.run_for(2 * DT)
+            assert simulator.hold.state == "commanded"
+        lines = [r.getMessage() for r in caplog.records]
+        assert sum("no command for 0.5 s" in line for line in lines) == 1, lines
+        assert any("commands are back" in line for line in lines), lines
+    finally:
+        sender.shutdown()
+        simulator.node.shutdown()
+        simulator.backend.close()

@@ -27,8 +27,9 @@ Every command passes the safety layer (``deepmimic_sim.command_safety``; paramet
 ``max_target_rate``, ``torque_margin``): absurd ones are dropped, the others clamped to the joint
 limits, rate and torque (against joint states at most ``max_state_age`` s old), counted and reported
 at most once a second. After ``command_timeout`` s without a command the bridge itself ramps the
-controller's targets over ``ramp_time`` s to the measured pose and holds it (``command_hold``),
-logged, instead of leaving the controller on the last command.
+controller's targets over ``ramp_time`` s to the hold pose (``hold_pose``: ``rest``, the model's
+standing pose, default; ``timeout``: the measured pose) and holds it (``command_hold``), logged,
+instead of leaving the controller on the last command.
 
 The name logic is ``deepmimic_sim.joint_order``; this node only wires it to topics.
 """
@@ -79,6 +80,10 @@ class Ros2ControlBridgeNode:
             character, max_rate=float(node.declare_parameter("max_target_rate", MAX_RATE)),
             torque_margin=float(node.declare_parameter("torque_margin", TORQUE_MARGIN))))
         self.hold: CommandHold | None = None  # created by the first command
+        hold_pose = node.declare_parameter("hold_pose", "rest")
+        if hold_pose not in ("rest", "timeout"):
+            raise ValueError(f"hold_pose must be 'rest' or 'timeout', got {hold_pose!r}")
+        self.hold_pose = np.zeros(len(self.joint_names)) if hold_pose == "rest" else None  # humanoid3d rest: 0
         self.command_timeout = float(node.declare_parameter("command_timeout", 0.5))
         self.ramp_time = float(node.declare_parameter("ramp_time", 1.0))
         self.max_state_age = float(node.declare_parameter("max_state_age", 0.1))
@@ -165,7 +170,7 @@ class Ros2ControlBridgeNode:
             raise
         now = self.node.now()
         if self.hold is None:
-            self.hold = CommandHold(data, now, self.command_timeout, self.ramp_time)
+            self.hold = CommandHold(data, now, self.command_timeout, self.ramp_time, self.hold_pose)
         elif self.hold.state == "timed_out":
             self.node.get_logger().info("commands are back: forwarding them")
         self.hold.command(data, now)
@@ -203,7 +208,7 @@ class Ros2ControlBridgeNode:
             positions = self.positions if self.positions is not None else self.hold.last_command
         targets = self.hold.targets(now, positions)
         if was == "commanded":
-            self.node.get_logger().warning(f"no command for {self.hold.timeout_s:g} s: ramping to the measured "
+            self.node.get_logger().warning(f"no command for {self.hold.timeout_s:g} s: ramping to the hold "
                                            f"pose over {self.hold.ramp_s:g} s and holding it")
         self._send(targets, now)
 

@@ -18,8 +18,9 @@ policy started later answers it and the first physics step already follows the p
 between processes starting). With ``initial_state: reference`` the waiting character is also
 kept in the pose of the latest ``reference`` frame (clip time carried to now), so the rollout
 starts in step with the reference node, whenever each process came up. After
-``command_timeout`` s without a command the targets ramp over ``ramp_time`` s to the pose at
-timeout and hold it (``deepmimic_sim.command_hold``).
+``command_timeout`` s without a command the targets ramp over ``ramp_time`` s to the hold pose
+(``hold_pose``: ``rest``, the model's standing pose, default; or ``timeout``, the pose measured
+then) and hold it, logged (``deepmimic_sim.command_hold``).
 """
 
 from __future__ import annotations
@@ -68,7 +69,12 @@ class SimulatorNode:
         if self.initial_state not in ("reference", "rest"):
             raise ValueError(f"initial_state must be 'reference' or 'rest', got {self.initial_state!r}")
         self.clip = ReferenceClip(motion, character) if self.initial_state == "reference" else None
-        self.hold = CommandHold(np.zeros(len(self.hinge_names)), node.now(), timeout, ramp)
+        hold_pose = node.declare_parameter("hold_pose", "rest")
+        if hold_pose not in ("rest", "timeout"):
+            raise ValueError(f"hold_pose must be 'rest' or 'timeout', got {hold_pose!r}")
+        rest = self.backend.model.qpos0[7:].astype(np.float64)
+        self.hold = CommandHold(np.zeros(len(self.hinge_names)), node.now(), timeout, ramp,
+                                rest if hold_pose == "rest" else None)
         self.safety = CommandSafety(SafetyLimits.from_model(
             self.backend.model, self.hinge_names, float(node.declare_parameter("max_target_rate", MAX_RATE)),
             float(node.declare_parameter("torque_margin", TORQUE_MARGIN))))
