@@ -20,9 +20,9 @@ pytest.importorskip("cyclonedds", reason="cyclonedds is not installed; DDS not t
 
 from deepmimic_sim.backends.mujoco_cpu import load_model
 from deepmimic_transport.messages import nav_msgs, sensor_msgs, std_msgs
-from deepmimic_mocap import load_character
 
 import deepmimic_transport as transport
+from deepmimic_mocap import load_character
 
 ROOT = Path(__file__).resolve().parents[2]
 

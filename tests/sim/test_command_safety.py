@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from deepmimic_sim.backends.mujoco_cpu import load_model
 from deepmimic_sim.command_safety import CommandSafety, SafetyLimits, apply_limits
+
 from deepmimic_mocap import load_character
 
 

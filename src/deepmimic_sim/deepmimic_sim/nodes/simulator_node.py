@@ -10,7 +10,8 @@ rad, one per hinge in the order of the ``joint_names`` parameter = the model's h
 ros2_control's forward_command_controller). Wrong-sized or non-finite commands are dropped
 (logged, counted). Every target passes the safety layer (``deepmimic_sim.command_safety``:
 rate, torque and joint limits; absurd commands refused whole) before it reaches the physics;
-parameters ``max_target_rate`` (rad/s) and ``torque_margin``. Service ``reset`` (deepmimic_interfaces/Reset; env 0 only).
+parameters ``max_target_rate`` (rad/s) and ``torque_margin``. Service ``reset``
+(deepmimic_interfaces/Reset; env 0 only).
 
 With ``wait_for_command`` (default) the physics stands still after start-up and after ``reset``
 until the first command arrives; the node keeps publishing that state every control period, so a
