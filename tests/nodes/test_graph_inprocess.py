@@ -262,3 +262,35 @@ def test_stale_commands_keep_a_standing_character_up_and_are_logged(caplog):
         sender.shutdown()
         simulator.node.shutdown()
         simulator.backend.close()
+
+
+def test_command_flood_in_process_keeps_walking():
+    """Absurd (28 x 1e9) and non-finite commands between the walk policy's: dropped; the walk goes on."""
+    from pathlib import Path
+
+    checkpoint = Path(__file__).resolve().parents[2] / "policies" / "humanoid3d_walk.pt"
+    bus = Bus(clock=ManualClock())
+    reference = make(bus, "reference_motion", ReferenceMotionNode, motion="walk")
+    simulator = make(bus, "simulator", SimulatorNode, motion="walk", initial_state="reference")
+    policy = make(bus, "policy", PolicyNode, checkpoint=str(checkpoint))
+    flooder = transport.create_node("flooder", backend="inprocess", bus=bus)
+    publisher = flooder.create_publisher(std_msgs.Float64MultiArray, "/commands", "latest")
+    try:
+        bus.run_for(1.0)
+        heights, joints = [], []
+        for step in range(120):  # 4 s, ten bad commands per control step
+            for k in range(10):
+                value = 1e9 if step < 60 else (float("nan") if k % 2 else float("inf"))
+                publisher.publish(std_msgs.Float64MultiArray(data=[value] * 28))
+            bus.run_for(DT)
+            heights.append(float(simulator.backend.qpos[0, 2]))
+            joints.append(simulator.backend.qpos[0, 7:].numpy().copy())
+        assert min(heights) > 0.75, heights
+        assert np.abs(np.array(joints)).max() < 2 * np.pi
+        assert simulator.safety.dropped >= 1200 and not bool(simulator.backend.diverged[0])
+        assert simulator.backend.nonfinite_targets == 0  # nothing bad reached the physics
+    finally:
+        for wrapper in (reference, simulator, policy):
+            wrapper.node.shutdown()
+        flooder.shutdown()
+        simulator.backend.close()

@@ -27,9 +27,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from deepmimic_transport.qos import Durability, History, QoSProfile, Reliability
 
 #: Default largest target speed (rad/s). The walk policy's targets move at most about 12 rad/s.
 MAX_RATE = 40.0
+#: QoS of a ``commands`` subscription where commands enter: best effort (it matches the policy's
+#: publisher) but a deep queue, so that a flood of bad commands between two reads cannot push the
+#: policy's good ones out of a keep-last-1 queue (each is validated in order; the last good one wins).
+COMMANDS_QOS = QoSProfile(Reliability.BEST_EFFORT, Durability.VOLATILE, History.KEEP_LAST, 64)
 #: Default widening of the model's joint ranges for targets (rad).
 LIMIT_SLACK = 0.3
 #: Default multiple of ``torque_limit / kp`` a target may be away from the measured position.

@@ -50,7 +50,7 @@ import deepmimic_transport as transport
 from deepmimic_mocap import load_character
 
 from ..command_hold import CommandHold
-from ..command_safety import MAX_RATE, TORQUE_MARGIN, CommandSafety, SafetyLimits
+from ..command_safety import COMMANDS_QOS, MAX_RATE, TORQUE_MARGIN, CommandSafety, SafetyLimits
 from ..joint_order import JointOrderError, JointReorder, OdomPairing, command_indices, parse_joint_map, reorder
 from ..model.character_mjcf import hinge_names
 
@@ -100,7 +100,7 @@ class Ros2ControlBridgeNode:
         self.robot_odom_sub = node.create_subscription(nav_msgs.Odometry, "robot_odom", self.on_robot_odom,
                                                        "sensor_data")
         self.commands_sub = node.create_subscription(std_msgs.Float64MultiArray, "commands", self.on_commands,
-                                                     "latest")
+                                                     COMMANDS_QOS)
         # Stale commands: the controller would hold the last one for ever; ramp to the pose instead.
         self.hold_timer = node.create_timer(1.0 / float(node.declare_parameter("control_rate", 30.0)),
                                             self.on_hold_timer)

@@ -41,7 +41,7 @@ import deepmimic_transport as transport
 
 from ..backends import make_backend
 from ..command_hold import CommandHold
-from ..command_safety import MAX_RATE, TORQUE_MARGIN, CommandSafety, SafetyLimits
+from ..command_safety import COMMANDS_QOS, MAX_RATE, TORQUE_MARGIN, CommandSafety, SafetyLimits
 from ..reference import ReferenceClip
 from ..robot_state import root_arrays
 from .train_simulator import TrainSimulatorNode
@@ -82,7 +82,8 @@ class SimulatorNode:
         self._hold_state = self.hold.state
         self.states_pub = node.create_publisher(sensor_msgs.JointState, "states", "sensor_data")
         self.odom_pub = node.create_publisher(nav_msgs.Odometry, "odom", "sensor_data")
-        self.commands_sub = node.create_subscription(std_msgs.Float64MultiArray, "commands", self.on_command, "latest")
+        self.commands_sub = node.create_subscription(std_msgs.Float64MultiArray, "commands", self.on_command,
+                                                     COMMANDS_QOS)
         self.reference_frame = None
         if self.clip is not None:
             self.reference_sub = node.create_subscription(deepmimic_interfaces.ReferenceFrame, "reference",
