@@ -198,3 +198,99 @@ def test_simulator_waits_for_the_policy_in_the_reference_pose(tiny_checkpoint):
             if wrapper is not None:
                 wrapper.node.shutdown()
         simulator.backend.close()
+
+
+def test_reset_restarts_the_walk_in_step_with_the_reference():
+    """/reset while the committed walk policy walks: the character keeps walking (it fell within 1 s before)."""
+    from pathlib import Path
+
+    from deepmimic_sim.reference import ReferenceClip
+
+    checkpoint = Path(__file__).resolve().parents[2] / "policies" / "humanoid3d_walk.pt"
+    bus = Bus(clock=ManualClock())
+    reference = make(bus, "reference_motion", ReferenceMotionNode, motion="walk")
+    simulator = make(bus, "simulator", SimulatorNode, motion="walk", initial_state="reference")
+    policy = make(bus, "policy", PolicyNode, checkpoint=str(checkpoint))
+    caller = transport.create_node("caller", backend="inprocess", bus=bus)
+    try:
+        bus.run_for(2.0)
+        assert float(simulator.backend.qpos[0, 2]) > 0.75
+        client = caller.create_client(deepmimic_interfaces.Reset, "/reset")
+        response = client.call(deepmimic_interfaces.Reset.Request(env_ids=[0]))
+        assert response.success
+        # The reset state is the reference's frame now, not the clip's first frame.
+        expected, _ = ReferenceClip("walk").state(reference.node.now() - reference.start)
+        np.testing.assert_allclose(simulator.backend.qpos.numpy()[0, 7:], expected[0, 7:], atol=1e-6)
+        heights = []
+        for _ in range(16):  # 4 s after the reset
+            bus.run_for(0.25)
+            heights.append(float(simulator.backend.qpos[0, 2]))
+        assert min(heights) > 0.75, heights
+        assert simulator.safety.clamped_steps <= 2  # the trained walk is not clamped
+    finally:
+        for wrapper in (reference, simulator, policy):
+            wrapper.node.shutdown()
+        caller.shutdown()
+        simulator.backend.close()
+
+
+def test_stale_commands_keep_a_standing_character_up_and_are_logged(caplog):
+    """Commands stop while the character stands: it ramps to the pose at timeout, holds it >= 10 s, logged."""
+    bus = Bus(clock=ManualClock())
+    simulator = make(bus, "simulator", SimulatorNode, motion="walk", initial_state="rest",
+                     command_timeout=0.5, ramp_time=1.0)
+    sender = transport.create_node("sender", backend="inprocess", bus=bus)
+    commands = sender.create_publisher(std_msgs.Float64MultiArray, "/commands", "latest")
+    try:
+        with caplog.at_level("INFO"):
+            for _ in range(15):  # 0.5 s of a live stream holding the standing pose
+                commands.publish(std_msgs.Float64MultiArray(data=[0.0] * 28))
+                bus.run_for(DT)
+            heights = []
+            for _ in range(12):  # then 12 s without a command
+                bus.run_for(1.0)
+                heights.append(float(simulator.backend.qpos[0, 2]))
+            assert simulator.hold.state == "timed_out"
+            assert min(heights) > 0.8, heights
+            commands.publish(std_msgs.Float64MultiArray(data=[0.0] * 28))  # the stream comes back
+            bus.run_for(2 * DT)
+            assert simulator.hold.state == "commanded"
+        lines = [r.getMessage() for r in caplog.records]
+        assert sum("no command for 0.5 s" in line for line in lines) == 1, lines
+        assert any("commands are back" in line for line in lines), lines
+    finally:
+        sender.shutdown()
+        simulator.node.shutdown()
+        simulator.backend.close()
+
+
+def test_command_flood_in_process_keeps_walking():
+    """Absurd (28 x 1e9) and non-finite commands between the walk policy's: dropped; the walk goes on."""
+    from pathlib import Path
+
+    checkpoint = Path(__file__).resolve().parents[2] / "policies" / "humanoid3d_walk.pt"
+    bus = Bus(clock=ManualClock())
+    reference = make(bus, "reference_motion", ReferenceMotionNode, motion="walk")
+    simulator = make(bus, "simulator", SimulatorNode, motion="walk", initial_state="reference")
+    policy = make(bus, "policy", PolicyNode, checkpoint=str(checkpoint))
+    flooder = transport.create_node("flooder", backend="inprocess", bus=bus)
+    publisher = flooder.create_publisher(std_msgs.Float64MultiArray, "/commands", "latest")
+    try:
+        bus.run_for(1.0)
+        heights, joints = [], []
+        for step in range(120):  # 4 s, ten bad commands per control step
+            for k in range(10):
+                value = 1e9 if step < 60 else (float("nan") if k % 2 else float("inf"))
+                publisher.publish(std_msgs.Float64MultiArray(data=[value] * 28))
+            bus.run_for(DT)
+            heights.append(float(simulator.backend.qpos[0, 2]))
+            joints.append(simulator.backend.qpos[0, 7:].numpy().copy())
+        assert min(heights) > 0.75, heights
+        assert np.abs(np.array(joints)).max() < 2 * np.pi
+        assert simulator.safety.dropped >= 1200 and not bool(simulator.backend.diverged[0])
+        assert simulator.backend.nonfinite_targets == 0  # nothing bad reached the physics
+    finally:
+        for wrapper in (reference, simulator, policy):
+            wrapper.node.shutdown()
+        flooder.shutdown()
+        simulator.backend.close()

@@ -163,15 +163,52 @@ def test_joint_states_in_any_order_become_model_order(bridge):
 def test_commands_go_out_in_the_controller_order(bridge):
     bus, wrapper, robot, got = bridge
     pub = robot.create_publisher(std_msgs.Float64MultiArray, "/commands", "latest")
-    pub.publish(std_msgs.Float64MultiArray(data=[float(i) for i in range(len(MODEL))]))
+    pub.publish(std_msgs.Float64MultiArray(data=[0.01 * i for i in range(len(MODEL))]))
     bus.spin_until_idle()
     assert len(got["ctrl"]) == 1
-    assert list(got["ctrl"][0].data) == [float(MODEL.index(ROBOT[r])) for r in CONTROLLER]
-    assert got["ctrl"][0].data[0] == len(MODEL) - 1  # reversed order
+    assert list(got["ctrl"][0].data) == [0.01 * MODEL.index(ROBOT[r]) for r in CONTROLLER]
+    assert got["ctrl"][0].data[0] == 0.01 * (len(MODEL) - 1)  # reversed order
     # Wrong size: dropped.
     pub.publish(std_msgs.Float64MultiArray(data=[0.0] * 5))
     bus.spin_until_idle()
     assert len(got["ctrl"]) == 1 and wrapper.commands_sub.dropped == 1
+
+
+def test_commands_pass_the_safety_layer_and_stale_commands_ramp_to_the_pose(bridge, caplog):
+    bus, wrapper, robot, got = bridge
+    pub = robot.create_publisher(std_msgs.Float64MultiArray, "/commands", "latest")
+    states = robot.create_publisher(sensor_msgs.JointState, "/joint_states", "reliable")
+    names = shuffled_robot_names()
+
+    def publish_states() -> None:
+        msg = sensor_msgs.JointState(name=names, position=[0.0] * len(names), velocity=[0.0] * len(names))
+        msg.header.stamp = _stamp(robot.now())
+        states.publish(msg)
+
+    publish_states()
+    with caplog.at_level("WARNING"):
+        for bad in ([1e9] * 28, [float("nan")] * 28):  # absurd and non-finite: dropped, nothing forwarded
+            pub.publish(std_msgs.Float64MultiArray(data=bad))
+            bus.spin_until_idle()
+        assert got["ctrl"] == [] and wrapper.commands_sub.dropped == 2 and wrapper.safety.dropped == 2
+        pub.publish(std_msgs.Float64MultiArray(data=[2.0] * 28))  # far from the measured pose: torque-clamped
+        bus.spin_until_idle()
+        out = dict(zip(CONTROLLER, got["ctrl"][-1].data, strict=True))
+        limits = wrapper.safety.limits
+        for robot_name, value in out.items():
+            j = MODEL.index(ROBOT[robot_name])
+            assert value == pytest.approx(min(2.0, limits.max_offset[j], limits.upper[j]))
+        assert wrapper.safety.clamped["torque"] > 0
+        # The command stream dies: after the timeout the bridge ramps to the measured pose (zeros) and holds it.
+        sent = len(got["ctrl"])
+        for _ in range(60):  # 2 s at 30 Hz, joint states keep coming
+            bus.run_for(1.0 / 30.0)
+            publish_states()
+        assert len(got["ctrl"]) - sent >= 40
+        assert max(abs(v) for v in got["ctrl"][-1].data) < 1e-9
+    lines = [r.getMessage() for r in caplog.records]
+    assert any("no command for 0.5 s" in line for line in lines), lines
+    assert any("dropped" in line for line in lines), lines
 
 
 def test_missing_joint_is_dropped_and_counted_and_the_node_keeps_running(bridge, caplog):

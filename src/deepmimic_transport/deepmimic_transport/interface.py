@@ -77,6 +77,8 @@ class Subscription(ABC):
         self.received = 0
         self.dropped = 0
         self._logger = logger
+        self._drop_logged_at = -float("inf")
+        self._drops_unlogged = 0
 
     def deliver(self, msg: Any) -> None:
         """Run the callback on ``msg``; an InvalidMessageError from it drops the message (logged, counted)."""
@@ -87,9 +89,15 @@ class Subscription(ABC):
             self.reject(f"invalid message: {error}")
 
     def reject(self, reason: str) -> None:
-        """Count and log a message that could not be used."""
+        """Count and log a message that could not be used (at most one line per second, with the count)."""
         self.dropped += 1
-        self._logger.warning("%s: dropped a message (%d so far): %s", self.topic, self.dropped, reason)
+        self._drops_unlogged += 1
+        now = time.monotonic()
+        if now - self._drop_logged_at < 1.0:
+            return
+        self._logger.warning("%s: dropped %d message(s) since the last report (%d so far), the last: %s",
+                             self.topic, self._drops_unlogged, self.dropped, reason)
+        self._drop_logged_at, self._drops_unlogged = now, 0
 
     @abstractmethod
     def get_publisher_count(self) -> int:

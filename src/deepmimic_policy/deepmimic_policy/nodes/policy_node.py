@@ -9,7 +9,9 @@ wrongly named messages are dropped (logged, counted). Services: ``compute_action
 actions, batched) and ``load_policy`` (swap checkpoints; a failing one leaves the old policy).
 
 Parameters: ``checkpoint`` (required), ``device``, ``control_rate`` (Hz, as trained),
-``follow_checkpoints`` (load each path the trainer node publishes on ``checkpoints``).
+``follow_checkpoints`` (load each path the trainer node publishes on ``checkpoints``),
+``clips`` (reference clips loaded at start-up; default the policy's training clips; another clip
+named by the reference is loaded when it first appears).
 Start it before the simulator (or call ``reset`` once it is up): then it answers the initial state
 before the first physics step and the graph steps exactly the trajectory ``ImitationEnv`` would.
 """
@@ -46,6 +48,9 @@ class PolicyNode:
         if not checkpoint:
             raise ValueError("parameter 'checkpoint' is required (a model_<it>.pt file)")
         self.controller = PolicyController(checkpoint, device, 1.0 / rate)
+        # Load the reference clips now, not in the first callback (a first answer seconds late).
+        for clip in node.declare_parameter("clips", list(self.controller.policy.experiment.env.motions)):
+            self.controller.clip(clip)
         self.names = self.controller.hinge_names
         self.states = self.odom = self.reference = None
         self.acted_stamp = None

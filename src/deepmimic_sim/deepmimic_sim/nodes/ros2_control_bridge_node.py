@@ -23,11 +23,20 @@ names in the controller's order; default the model order, in robot names), ``joi
 (``["robot_joint:model_joint", ...]``; robot names not listed are taken as model names),
 ``restamp_odom`` (true), ``max_odom_age`` (s, 0.1).
 
+Every command passes the safety layer (``deepmimic_sim.command_safety``; parameters
+``max_target_rate``, ``torque_margin``): absurd ones are dropped, the others clamped to the joint
+limits, rate and torque (against joint states at most ``max_state_age`` s old), counted and reported
+at most once a second. After ``command_timeout`` s without a command the bridge itself ramps the
+controller's targets over ``ramp_time`` s to the hold pose (``hold_pose``: ``rest``, the model's
+standing pose, default; ``timeout``: the measured pose) and holds it (``command_hold``), logged,
+instead of leaving the controller on the last command.
+
 The name logic is ``deepmimic_sim.joint_order``; this node only wires it to topics.
 """
 
 from __future__ import annotations
 
+import numpy as np
 from deepmimic_transport.messages import nav_msgs, sensor_msgs, std_msgs
 from deepmimic_transport.node_main import run_node
 from deepmimic_transport.validation import (
@@ -40,6 +49,8 @@ from deepmimic_transport.validation import (
 import deepmimic_transport as transport
 from deepmimic_mocap import load_character
 
+from ..command_hold import CommandHold
+from ..command_safety import COMMANDS_QOS, MAX_RATE, TORQUE_MARGIN, CommandSafety, SafetyLimits
 from ..joint_order import JointOrderError, JointReorder, OdomPairing, command_indices, parse_joint_map, reorder
 from ..model.character_mjcf import hinge_names
 
@@ -65,6 +76,19 @@ class Ros2ControlBridgeNode:
         self.reorder_states = JointReorder(self.joint_names, self.joint_map, "joint_states")
         self._last_error = ""
         self.states_sent = self.commands_sent = self.odom_sent = 0
+        self.safety = CommandSafety(SafetyLimits.for_character(
+            character, max_rate=float(node.declare_parameter("max_target_rate", MAX_RATE)),
+            torque_margin=float(node.declare_parameter("torque_margin", TORQUE_MARGIN))))
+        self.hold: CommandHold | None = None  # created by the first command
+        hold_pose = node.declare_parameter("hold_pose", "rest")
+        if hold_pose not in ("rest", "timeout"):
+            raise ValueError(f"hold_pose must be 'rest' or 'timeout', got {hold_pose!r}")
+        self.hold_pose = np.zeros(len(self.joint_names)) if hold_pose == "rest" else None  # humanoid3d rest: 0
+        self.command_timeout = float(node.declare_parameter("command_timeout", 0.5))
+        self.ramp_time = float(node.declare_parameter("ramp_time", 1.0))
+        self.max_state_age = float(node.declare_parameter("max_state_age", 0.1))
+        self.positions: np.ndarray | None = None
+        self._positions_time = -np.inf
 
         self.states_pub = node.create_publisher(sensor_msgs.JointState, "states", "sensor_data")
         self.odom_pub = node.create_publisher(nav_msgs.Odometry, "odom", "sensor_data")
@@ -76,7 +100,10 @@ class Ros2ControlBridgeNode:
         self.robot_odom_sub = node.create_subscription(nav_msgs.Odometry, "robot_odom", self.on_robot_odom,
                                                        "sensor_data")
         self.commands_sub = node.create_subscription(std_msgs.Float64MultiArray, "commands", self.on_commands,
-                                                     "latest")
+                                                     COMMANDS_QOS)
+        # Stale commands: the controller would hold the last one for ever; ramp to the pose instead.
+        self.hold_timer = node.create_timer(1.0 / float(node.declare_parameter("control_rate", 30.0)),
+                                            self.on_hold_timer)
         unsent = sorted(set(self.joint_names) - {self.joint_names[i] for i in self.command_index})
         if unsent:
             node.get_logger().warning(f"controller_joints leave {len(unsent)} model joint(s) uncommanded: {unsent}")
@@ -102,6 +129,7 @@ class Ros2ControlBridgeNode:
                                         velocity=velocity, effort=effort)
         self.states_pub.publish(states)
         self.states_sent += 1
+        self.positions, self._positions_time = np.asarray(position, dtype=np.float64), self.node.now()
         if self.restamp_odom:
             self._publish_pair(lambda: self.pairing.on_states(msg.header.stamp.to_seconds(), msg.header.stamp))
 
@@ -129,13 +157,60 @@ class Ros2ControlBridgeNode:
 
     def on_commands(self, msg: std_msgs.Float64MultiArray) -> None:
         """Model-order PD targets -> the controller's order on ``<controller>/commands``."""
-        validate_multiarray(msg)
-        check_length("data", msg.data, len(self.joint_names))
-        data = reorder(msg.data, self.command_index)
+        try:
+            validate_multiarray(msg)
+            check_length("data", msg.data, len(self.joint_names))
+            data = np.asarray(msg.data, dtype=np.float64)
+            reason = self.safety.refuse(data)
+            if reason:
+                raise InvalidMessageError(f"data: {reason}")
+        except InvalidMessageError:
+            self.safety.drop()
+            self._report()
+            raise
+        now = self.node.now()
+        if self.hold is None:
+            self.hold = CommandHold(data, now, self.command_timeout, self.ramp_time, self.hold_pose)
+        elif self.hold.state == "timed_out":
+            self.node.get_logger().info("commands are back: forwarding them")
+        self.hold.command(data, now)
+        self._send(data, now)
+
+    def _fresh_positions(self, now: float) -> np.ndarray | None:
+        """The newest joint positions (model order) when they are at most ``max_state_age`` s old."""
+        return self.positions if now - self._positions_time <= self.max_state_age else None
+
+    def _send(self, targets: np.ndarray, now: float) -> None:
+        """Model-order targets through the safety layer to ``<controller>/commands``."""
+        safe = self.safety(targets, self._fresh_positions(now), now)
+        self._report()
+        data = reorder(safe.tolist(), self.command_index)
         out = std_msgs.Float64MultiArray(data=data)
         out.layout.dim = [std_msgs.MultiArrayDimension(label="joints", size=len(data), stride=len(data))]
         self.controller_pub.publish(out)
         self.commands_sent += 1
+
+    def _report(self) -> None:
+        line = self.safety.warning(self.node.now())
+        if line:
+            self.node.get_logger().warning(line)
+
+    def on_hold_timer(self) -> None:
+        """After ``command_timeout`` s without a command, ramp the targets to the measured pose and hold it."""
+        if self.hold is None:
+            return
+        now = self.node.now()
+        was = self.hold.state
+        positions = self._fresh_positions(now)
+        if not self.hold.stale(now):
+            return
+        if positions is None:  # no fresh joint state: the newest one, else the last command
+            positions = self.positions if self.positions is not None else self.hold.last_command
+        targets = self.hold.targets(now, positions)
+        if was == "commanded":
+            self.node.get_logger().warning(f"no command for {self.hold.timeout_s:g} s: ramping to the hold "
+                                           f"pose over {self.hold.ramp_s:g} s and holding it")
+        self._send(targets, now)
 
 
 def main(args: list[str] | None = None) -> None:

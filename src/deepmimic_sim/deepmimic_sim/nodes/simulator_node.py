@@ -8,7 +8,10 @@ frame ``child_frame_id``), both with the same stamp, every control step (convent
 ``deepmimic_sim.robot_state``); subscribes ``commands`` (std_msgs/Float64MultiArray, PD targets in
 rad, one per hinge in the order of the ``joint_names`` parameter = the model's hinge order, as
 ros2_control's forward_command_controller). Wrong-sized or non-finite commands are dropped
-(logged, counted). Service ``reset`` (deepmimic_interfaces/Reset; env 0 only).
+(logged, counted). Every target passes the safety layer (``deepmimic_sim.command_safety``:
+rate, torque and joint limits; absurd commands refused whole) before it reaches the physics;
+parameters ``max_target_rate`` (rad/s) and ``torque_margin``. Service ``reset``
+(deepmimic_interfaces/Reset; env 0 only).
 
 With ``wait_for_command`` (default) the physics stands still after start-up and after ``reset``
 until the first command arrives; the node keeps publishing that state every control period, so a
@@ -16,8 +19,9 @@ policy started later answers it and the first physics step already follows the p
 between processes starting). With ``initial_state: reference`` the waiting character is also
 kept in the pose of the latest ``reference`` frame (clip time carried to now), so the rollout
 starts in step with the reference node, whenever each process came up. After
-``command_timeout`` s without a command the targets ramp over ``ramp_time`` s to the pose at
-timeout and hold it (``deepmimic_sim.command_hold``).
+``command_timeout`` s without a command the targets ramp over ``ramp_time`` s to the hold pose
+(``hold_pose``: ``rest``, the model's standing pose, default; or ``timeout``, the pose measured
+then) and hold it, logged (``deepmimic_sim.command_hold``).
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ import deepmimic_transport as transport
 
 from ..backends import make_backend
 from ..command_hold import CommandHold
+from ..command_safety import COMMANDS_QOS, MAX_RATE, TORQUE_MARGIN, CommandSafety, SafetyLimits
 from ..reference import ReferenceClip
 from ..robot_state import root_arrays
 from .train_simulator import TrainSimulatorNode
@@ -65,10 +70,20 @@ class SimulatorNode:
         if self.initial_state not in ("reference", "rest"):
             raise ValueError(f"initial_state must be 'reference' or 'rest', got {self.initial_state!r}")
         self.clip = ReferenceClip(motion, character) if self.initial_state == "reference" else None
-        self.hold = CommandHold(np.zeros(len(self.hinge_names)), node.now(), timeout, ramp)
+        hold_pose = node.declare_parameter("hold_pose", "rest")
+        if hold_pose not in ("rest", "timeout"):
+            raise ValueError(f"hold_pose must be 'rest' or 'timeout', got {hold_pose!r}")
+        rest = self.backend.model.qpos0[7:].astype(np.float64)
+        self.hold = CommandHold(np.zeros(len(self.hinge_names)), node.now(), timeout, ramp,
+                                rest if hold_pose == "rest" else None)
+        self.safety = CommandSafety(SafetyLimits.from_model(
+            self.backend.model, self.hinge_names, float(node.declare_parameter("max_target_rate", MAX_RATE)),
+            float(node.declare_parameter("torque_margin", TORQUE_MARGIN))))
+        self._hold_state = self.hold.state
         self.states_pub = node.create_publisher(sensor_msgs.JointState, "states", "sensor_data")
         self.odom_pub = node.create_publisher(nav_msgs.Odometry, "odom", "sensor_data")
-        self.commands_sub = node.create_subscription(std_msgs.Float64MultiArray, "commands", self.on_command, "latest")
+        self.commands_sub = node.create_subscription(std_msgs.Float64MultiArray, "commands", self.on_command,
+                                                     COMMANDS_QOS)
         self.reference_frame = None
         if self.clip is not None:
             self.reference_sub = node.create_subscription(deepmimic_interfaces.ReferenceFrame, "reference",
@@ -83,15 +98,26 @@ class SimulatorNode:
                                f"{len(self.hinge_names)} hinges, start: {self.initial_state}")
 
     def reset_state(self) -> None:
-        """Put the character in its initial state, hold that pose, publish it."""
+        """Put the character in its initial state, hold that pose, publish it.
+
+        With ``initial_state: reference`` that is the reference's current frame once one has arrived
+        (the clip's first frame before), so that a reset, like the start, begins the rollout in step
+        with the reference node: the policy's first answer is for this very state and clip time.
+        """
         if self.clip is not None:
-            qpos, qvel = self.clip.state(0.0)
+            qpos, qvel = self.clip.state(self._reference_time(self.node.now()))
         else:
             qpos, qvel = self.backend.model.qpos0[None].copy(), np.zeros((1, self.backend.model.nv))
         self.backend.reset(torch.zeros(1, dtype=torch.long), torch.from_numpy(qpos), torch.from_numpy(qvel))
         self.hold.reset(qpos[0, 7:], self.node.now())
+        self.safety.reset(qpos[0, 7:], self.node.now())
         self.waiting = self.wait_for_command
         self.publish_state(self.node.now())
+
+    def _reference_time(self, now: float) -> float:
+        """The reference node's clip time at ``now`` (0 before its first frame)."""
+        frame = self.reference_frame
+        return 0.0 if frame is None else frame.clip_time + now - frame.header.stamp.to_seconds()
 
     def on_reference(self, msg: deepmimic_interfaces.ReferenceFrame) -> None:
         """Keep the latest reference frame (used while waiting for the first command)."""
@@ -100,9 +126,17 @@ class SimulatorNode:
 
     def on_command(self, msg: std_msgs.Float64MultiArray) -> None:
         """Validate and hold a new command (InvalidMessageError: dropped by the transport)."""
-        validate_multiarray(msg)
-        check_length("data", msg.data, len(self.joint_names))
-        self.hold.command(np.asarray(msg.data, dtype=np.float64), self.node.now())
+        try:
+            validate_multiarray(msg)
+            check_length("data", msg.data, len(self.joint_names))
+            data = np.asarray(msg.data, dtype=np.float64)
+            reason = self.safety.refuse(data)
+            if reason:
+                raise InvalidMessageError(f"data: {reason}")
+        except InvalidMessageError:
+            self.safety.drop()
+            raise
+        self.hold.command(data, self.node.now())
         if self.waiting:
             self.waiting = False
             self.node.get_logger().info("first command: stepping")
@@ -112,18 +146,32 @@ class SimulatorNode:
         now = self.node.now()
         if self.waiting:  # standing still until commanded; the state is published again for the policy
             if self.reference_frame is not None:  # ... in the reference's current pose
-                frame = self.reference_frame
-                qpos, qvel = self.clip.state(frame.clip_time + now - frame.header.stamp.to_seconds())
+                qpos, qvel = self.clip.state(self._reference_time(now))
                 self.backend.reset(torch.zeros(1, dtype=torch.long), torch.from_numpy(qpos), torch.from_numpy(qvel))
             self.hold.reset(self.backend.qpos[0, 7:].double().cpu().numpy(), now)
+            self.safety.reset(self.backend.qpos[0, 7:].double().cpu().numpy(), now)
             self.publish_state(now)
             return
         positions = self.backend.qpos[0, 7:].double().cpu().numpy()
-        targets = self.hold.targets(now, positions)
+        targets = self.safety(self.hold.targets(now, positions), positions, now)
+        self._report(now)
         self.last_targets = targets
         self.backend.step(torch.from_numpy(targets)[None])
         self.steps += 1
         self.publish_state(now)
+
+    def _report(self, now: float) -> None:
+        """Log the safety layer's counts (throttled) and changes of the command stream's state."""
+        line = self.safety.warning(now)
+        if line:
+            self.node.get_logger().warning(line)
+        if self.hold.state != self._hold_state:
+            self._hold_state = self.hold.state
+            if self.hold.state == "timed_out":
+                self.node.get_logger().warning(f"no command for {self.hold.timeout_s:g} s: ramping to the hold pose "
+                                               f"over {self.hold.ramp_s:g} s")
+            else:
+                self.node.get_logger().info("commands are back: following them")
 
     def publish_state(self, now: float) -> None:
         """``states`` and ``odom`` of the current state, stamped ``now``."""
