@@ -12,7 +12,7 @@ import pytest
 
 pytest.importorskip("cyclonedds", reason="cyclonedds is not installed; DDS launch not tested")
 
-from deepmimic.graph import GraphError, load_graph
+from deepmimic.graph import GraphError, find_graph, load_graph
 from test_launch import CHAT, TIMEOUT_S, finish, launch
 
 RESPAWN = Path(__file__).resolve().parent / "graphs" / "chat_respawn.yaml"
@@ -54,21 +54,35 @@ def test_sigkill_of_the_launcher_leaves_no_node_alive(loopback_dds):
     assert not alive, f"nodes outlived their launcher: {alive}"
 
 
-def test_a_respawning_node_is_restarted_and_the_graph_keeps_running(loopback_dds):
-    process = launch(loopback_dds, str(RESPAWN), "fail_after:=2.0")
+def _talker_pids(lines: list[str]) -> list[int]:
+    return [int(p) for p in re.findall(r"started talker \(pid (\d+)\)", "".join(lines))]
+
+
+def test_a_killed_or_failing_respawn_node_is_restarted_and_the_graph_keeps_running(loopback_dds):
+    process = launch(loopback_dds, str(RESPAWN), "fail_after:=4.0")
     lines: list[str] = []
     try:
-        # The talker dies (after 2 s) and comes back, running again (it publishes), twice.
+        # SIGKILL of the running talker: the launcher starts it again, and it publishes again.
+        _read_until(process, lambda got: any("heard: again" in line for line in got), lines)
+        os.kill(_talker_pids(lines)[-1], signal.SIGKILL)
+        _read_until(process, lambda got: sum("[talker] talker /talker publishing" in line for line in got) >= 2, lines)
+        # The respawned talker fails on its own (exit status 3) after 4 s: started a third time.
         _read_until(process, lambda got: sum("[talker] talker /talker publishing" in line for line in got) >= 3, lines)
-        assert any("heard: again" in line for line in lines)
-        assert process.poll() is None  # the graph did not stop
+        assert process.poll() is None  # the graph never stopped
     finally:
         process.send_signal(signal.SIGINT)
         code, out = finish(process)
     out = "".join(lines) + out
     assert code == 0, out
+    assert "talker exited (status -9): respawning in 0.2 s" in out
     assert "talker exited (status 3): respawning in 0.2 s" in out
-    assert "stopping the graph" in out and "died" not in out
+    assert len(set(_talker_pids(lines))) >= 3
+    assert "SIGINT: stopping the graph" in out and "died" not in out
+
+
+def test_the_deploy_graph_respawns_its_policy():
+    policy = next(node for node in load_graph(find_graph("deploy")).nodes if node.name == "policy")
+    assert policy.respawn and policy.respawn_delay == 1.0
 
 
 def test_respawn_keys_are_checked(tmp_path):

@@ -131,12 +131,15 @@ def _pump(process: subprocess.Popen, name: str, printer: _Printer) -> None:
 
 
 def _die_with_parent(parent_pid: int) -> Callable[[], None]:
-    """A ``preexec_fn``: the child gets SIGTERM when the launcher dies (Linux prctl), even by SIGKILL."""
+    """A ``preexec_fn``: the child gets SIGTERM when the launcher dies (Linux prctl), even by SIGKILL.
+
+    libc is loaded here, in the launcher: the forked child only makes the call (no dlopen after fork).
+    """
+    prctl = ctypes.CDLL(None, use_errno=True).prctl if sys.platform.startswith("linux") else None
 
     def preexec() -> None:
-        if sys.platform.startswith("linux"):
-            libc = ctypes.CDLL(None, use_errno=True)
-            libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0)
+        if prctl is not None:
+            prctl(_PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0)
         if os.getppid() != parent_pid:  # the launcher died before prctl took effect
             os._exit(1)
 
