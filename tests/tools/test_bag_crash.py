@@ -87,3 +87,6 @@ def test_reindex_of_a_missing_or_foreign_file_is_one_line(tmp_path, capsys):
     assert cli(["bag", "reindex", str(tmp_path / "junk")]) == 2
     err = capsys.readouterr().err.strip()
     assert "not a readable MCAP file" in err and len(err.splitlines()) == 1
+    (tmp_path / "junk" / "junk.mcap").write_bytes(b"\x89MCAP0\r\n\x01\x00")  # killed within its first second
+    assert cli(["bag", "reindex", str(tmp_path / "junk")]) == 2
+    assert "no complete record to recover" in capsys.readouterr().err

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import signal
+import struct
 import tempfile
 import threading
 import time
@@ -224,7 +225,7 @@ def reindex(bag: str | Path, log: Callable[[str], None] = lambda line: None) -> 
         FileNotFoundError: No ``BAG/BAG.mcap``.
         ValueError: The file is not MCAP.
     """
-    from mcap.exceptions import McapError
+    from mcap.exceptions import InvalidMagic, McapError
     from mcap.records import Channel, Message, Schema
     from mcap.stream_reader import StreamReader
     from rosbags.rosbag2.storage_mcap import parse_qos
@@ -258,9 +259,12 @@ def reindex(bag: str | Path, log: Callable[[str], None] = lambda line: None) -> 
                         elif isinstance(rec, Message) and rec.channel_id in connections:
                             writer.write(connections[rec.channel_id], rec.log_time, rec.data)
                             counts[connections[rec.channel_id].topic] += 1
-                except (McapError, EOFError, ValueError) as error:
-                    if not counts and not schemas:
+                except (McapError, EOFError, ValueError, struct.error) as error:
+                    if isinstance(error, InvalidMagic):
                         raise ValueError(f"{source}: not a readable MCAP file ({error})") from None
+                    if not schemas:
+                        raise ValueError(f"{source}: no complete record to recover (killed before the first "
+                                         "flush, within its first second?)") from None
                     torn = True
         finally:
             writer.close()
