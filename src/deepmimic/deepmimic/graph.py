@@ -23,6 +23,8 @@ cannot disagree. The format::
         remappings: {reference: /reference} # optional, from: to
         robot: false                     # true: the node a real robot's driver replaces
         required: false                  # true: when it exits, the whole launch stops
+        respawn: false                   # true: restart it when it exits (as launch_ros's Node respawn)
+        respawn_delay: 1.0               # s to wait before that restart
         enabled: $(arg simulate)         # optional: false leaves the node out (e.g. the simulator
                                          #   when a robot driver provides its topics)
 
@@ -44,7 +46,7 @@ import yaml
 
 GRAPH_KEYS = {"description", "composed", "arguments", "parameters_file", "nodes"}
 NODE_KEYS = {"name", "package", "executable", "module", "namespace", "parameters_file", "section", "parameters",
-             "remappings", "robot", "required", "enabled"}
+             "remappings", "robot", "required", "enabled", "respawn", "respawn_delay"}
 _ARG = re.compile(r"\$\(arg ([A-Za-z_][A-Za-z0-9_]*)\)")
 
 
@@ -82,6 +84,8 @@ class NodeSpec:
     remappings: dict[str, str] = field(default_factory=dict)
     robot: bool = False
     required: bool = False
+    respawn: bool = False
+    respawn_delay: float = 1.0
 
     def argv(self, transport: str, params_path: str | Path | None) -> list[str]:
         """Arguments for the node's ``main``: transport, parameter file, then ``--ros-args`` (name, remaps)."""
@@ -240,6 +244,13 @@ def load_graph(path: str | Path, overrides: Mapping[str, Any] | None = None) -> 
             raise GraphError(f"{where}: enabled must be true or false, got {enabled!r}")
         if not enabled:
             continue
+        respawn, delay = node.get("respawn", False), node.get("respawn_delay", 1.0)
+        if not isinstance(respawn, bool):
+            raise GraphError(f"{where}: respawn must be true or false, got {respawn!r}")
+        if isinstance(delay, bool) or not isinstance(delay, (int, float)) or not delay >= 0:
+            raise GraphError(f"{where}: respawn_delay must be a number of seconds >= 0, got {delay!r}")
+        if respawn and node.get("required", False):
+            raise GraphError(f"{where}: a node cannot be both required and respawn")
         file_text = node.get("parameters_file", graph_file)
         file = (path.parent / file_text).resolve() if file_text else None
         namespace = node.get("namespace") or "/"
@@ -252,7 +263,8 @@ def load_graph(path: str | Path, overrides: Mapping[str, Any] | None = None) -> 
             name=node["name"], package=node["package"], executable=node["executable"], module=node["module"],
             namespace=namespace, parameters=parameters, parameters_file=file, section=section,
             remappings={str(k): str(v) for k, v in (node.get("remappings") or {}).items()},
-            robot=bool(node.get("robot", False)), required=bool(node.get("required", False))))
+            robot=bool(node.get("robot", False)), required=bool(node.get("required", False)),
+            respawn=respawn, respawn_delay=float(delay)))
     names = [n.name for n in nodes]
     if len(set(names)) != len(names):
         raise GraphError(f"{path}: node names must be unique, got {names}")
@@ -266,7 +278,8 @@ def launch_node_actions(path: str | Path, configurations: Mapping[str, Any]) -> 
 
     graph = load_graph(path, {k: v for k, v in configurations.items() if k in _argument_names(path)})
     return [Node(package=spec.package, executable=spec.executable, name=spec.name, namespace=spec.namespace,
-                 parameters=[dict(spec.parameters)], remappings=list(spec.remappings.items()), output="screen")
+                 parameters=[dict(spec.parameters)], remappings=list(spec.remappings.items()), output="screen",
+                 respawn=spec.respawn, respawn_delay=spec.respawn_delay)
             for spec in graph.nodes]
 
 

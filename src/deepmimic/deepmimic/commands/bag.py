@@ -1,4 +1,5 @@
-"""``deepmimic bag record``: DDS topics into a rosbag2 bag (MCAP storage), readable by ROS 2 tools."""
+"""``deepmimic bag record|reindex``: DDS topics into a rosbag2 bag (MCAP storage), readable by ROS 2 tools;
+repair a bag a kill left without summary or metadata.yaml."""
 
 from __future__ import annotations
 
@@ -20,6 +21,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                         help="seconds to wait for each topic's publisher (default 5)")
     record.set_defaults(handler=run_record)
 
+    reindex = sub.add_parser("reindex", help="repair a bag left without summary/metadata.yaml (like ros2 bag reindex)")
+    reindex.add_argument("bag", metavar="BAG", help="the bag folder")
+    reindex.set_defaults(handler=run_reindex)
+
 
 def run_record(args: argparse.Namespace) -> int:
     """Record, then print the message counts."""
@@ -40,6 +45,21 @@ def run_record(args: argparse.Namespace) -> int:
         if type(error).__name__ == "WriterError":  # rosbags: the bag exists already
             raise CommandError(str(error)) from error
         raise
+    for topic, count in counts.items():
+        print(f"{topic}: {count} messages")
+    return 0
+
+
+def run_reindex(args: argparse.Namespace) -> int:
+    """Rewrite the bag's MCAP with its summary and metadata.yaml, then print the message counts."""
+    from deepmimic_transport.tools.bag import reindex
+
+    from deepmimic.cli import CommandError
+
+    try:
+        counts = reindex(args.bag, log=lambda line: print(line, file=sys.stderr, flush=True))
+    except (FileNotFoundError, ValueError) as error:
+        raise CommandError(str(error)) from error
     for topic, count in counts.items():
         print(f"{topic}: {count} messages")
     return 0

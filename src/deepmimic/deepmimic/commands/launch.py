@@ -3,7 +3,10 @@
 - Separate processes (default): each node runs as ``python -m MODULE --transport dds --params FILE
   --ros-args -r __node:=NAME ...`` (FILE: the node's parameters, written to a temporary ROS 2
   parameter file), in its own session so that the launcher alone decides how it is stopped. Every
-  line a node prints appears as ``[NAME] line``.
+  line a node prints appears as ``[NAME] line``. Each child asks the kernel for SIGTERM when the
+  launcher dies (``prctl(PR_SET_PDEATHSIG)``, Linux), so even a ``kill -9`` of the launcher leaves
+  no node running. A node with ``respawn: true`` in the graph is started again ``respawn_delay`` s
+  after it exits, whatever its status, instead of stopping the graph (as launch_ros's ``respawn``).
 - Composed (``--composed``, or ``composed: true`` in the graph): every node's ``main`` runs in a thread
   of this process over the ``inprocess`` transport (one bus, zero copy); output lines carry the name
   of the node whose thread wrote them. Callbacks run in whichever thread spins the shared bus, so a
@@ -11,7 +14,7 @@
 
 Ctrl-C (SIGINT) or SIGTERM stops the graph: children get SIGINT, then SIGTERM after
 ``--grace`` seconds, then SIGKILL; composed nodes are shut down. A node that exits with a non-zero
-status (or raises, composed) stops the others and the launch exits with status 1; a ``required``
+status (or raises, composed) and does not respawn stops the others and the launch exits with status 1; a ``required``
 node that ends stops the launch too; otherwise the launch ends when every node has.
 """
 
@@ -19,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import ctypes
 import io
 import os
 import signal
@@ -28,8 +32,11 @@ import tempfile
 import threading
 import time
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
+
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
 def _add_options(parser: argparse.ArgumentParser, defaults: bool = True) -> None:
@@ -123,8 +130,35 @@ def _pump(process: subprocess.Popen, name: str, printer: _Printer) -> None:
         printer.line(name, line)
 
 
+def _die_with_parent(parent_pid: int) -> Callable[[], None]:
+    """A ``preexec_fn``: the child gets SIGTERM when the launcher dies (Linux prctl), even by SIGKILL.
+
+    libc is loaded here, in the launcher: the forked child only makes the call (no dlopen after fork).
+    """
+    prctl = ctypes.CDLL(None, use_errno=True).prctl if sys.platform.startswith("linux") else None
+
+    def preexec() -> None:
+        if prctl is not None:
+            prctl(_PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0)
+        if os.getppid() != parent_pid:  # the launcher died before prctl took effect
+            os._exit(1)
+
+    return preexec
+
+
+def _start(spec: Any, command: list[str], env: dict[str, str], printer: _Printer) -> tuple[subprocess.Popen, Any]:
+    """Start one node process and the thread that prefixes its output lines."""
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               stdin=subprocess.DEVNULL, text=True, bufsize=1, start_new_session=True,
+                               preexec_fn=_die_with_parent(os.getpid()))
+    printer.line("launch", f"started {spec.name} (pid {process.pid}): python -m {spec.module}")
+    pump = threading.Thread(target=_pump, args=(process, spec.name, printer), daemon=True)
+    pump.start()
+    return process, pump
+
+
 def run_processes(specs: list[Any], printer: _Printer, *, transport: str = "dds", grace_s: float = 5.0) -> int:
-    """Start one process per node, wait, stop them all on a signal or a failure; the exit status."""
+    """Start one process per node, wait, respawn or stop them all on a signal or a failure; the exit status."""
     import yaml
 
     stopping = threading.Event()
@@ -141,30 +175,37 @@ def run_processes(specs: list[Any], printer: _Printer, *, transport: str = "dds"
     with tempfile.TemporaryDirectory(prefix="deepmimic_launch_") as folder:
         try:
             env = dict(os.environ, PYTHONUNBUFFERED="1", DEEPMIMIC_TRANSPORT=transport)
+            commands, by_name = {}, {spec.name: spec for spec in specs}
             for spec in specs:
                 params = Path(folder) / f"{spec.name}.yaml"
                 params.write_text(yaml.safe_dump(spec.parameter_file_data(), sort_keys=False), encoding="utf-8")
-                command = [sys.executable, "-m", spec.module, *spec.argv(transport, params)]
-                process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                           stdin=subprocess.DEVNULL, text=True, bufsize=1, start_new_session=True)
-                processes[spec.name] = process
-                printer.line("launch", f"started {spec.name} (pid {process.pid}): python -m {spec.module}")
-                pump = threading.Thread(target=_pump, args=(process, spec.name, printer), daemon=True)
-                pump.start()
+                commands[spec.name] = [sys.executable, "-m", spec.module, *spec.argv(transport, params)]
+                processes[spec.name], pump = _start(spec, commands[spec.name], env, printer)
                 pumps.append(pump)
-            required = {spec.name for spec in specs if spec.required}
             done: set[str] = set()
+            respawn_at: dict[str, float] = {}
             while not stopping.is_set() and len(done) < len(processes):
                 for name, process in processes.items():
                     code = process.poll()
                     if code is None or name in done:
+                        continue
+                    spec = by_name[name]
+                    if spec.respawn:
+                        if name not in respawn_at:
+                            printer.line("launch", f"{name} exited (status {code}): respawning in "
+                                                   f"{spec.respawn_delay:g} s")
+                            respawn_at[name] = time.monotonic() + spec.respawn_delay
+                        elif time.monotonic() >= respawn_at[name]:
+                            del respawn_at[name]
+                            processes[name], pump = _start(spec, commands[name], env, printer)
+                            pumps.append(pump)
                         continue
                     done.add(name)
                     if code != 0:
                         printer.line("launch", f"{name} died (exit status {code}): stopping the graph")
                         failed = True
                         stopping.set()
-                    elif name in required:
+                    elif spec.required:
                         printer.line("launch", f"{name} (required) finished: stopping the graph")
                         stopping.set()
                     else:

@@ -9,10 +9,22 @@ padding: byte for byte what rosbags' ``serialize_cdr`` gives for the same values
 tests check that equality for every type). Schemas are the ``.msg`` text derived from the message
 classes with their nested types appended in ROS 2's concatenated form, and the RIHS01 hash from
 ``typehash.py``. Timestamps are receipt times (ns since the epoch), as ``ros2 bag record`` stamps them.
+
+Crash safety: every ``flush_period_s`` (1 s) the pending chunk is closed and the file flushed to
+the operating system, so a recorder killed at any moment (even SIGKILL) loses at most the last
+second. SIGTERM ends a recording like Ctrl-C (summary and ``metadata.yaml`` written). A bag left
+without its summary or ``metadata.yaml`` by a kill is repaired by ``reindex`` (``deepmimic bag
+reindex BAG``, like ``ros2 bag reindex``): it streams the complete records (mcap's stream reader
+needs no summary), stops at a torn last record, and rewrites the MCAP with its summary and
+``metadata.yaml``; the damaged file is kept as ``BAG.mcap.orig``.
 """
 
 from __future__ import annotations
 
+import contextlib
+import signal
+import struct
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -88,13 +100,38 @@ def _writer_class() -> Any:
     return Writer, StoragePlugin
 
 
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Any:
+    """SIGTERM raises KeyboardInterrupt (like Ctrl-C) while recording, in the main thread."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(_signum: int, _frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def flush_to_disk(writer: Any) -> None:
+    """Close the rosbags MCAP writer's pending chunk and flush the file: what is written survives a kill."""
+    storage = writer.storage
+    if storage.chunk.bio.tell():
+        storage.close_chunk()
+    storage.bio.flush()
+
+
 def record(topics: Sequence[str], out: str | Path, *, duration_s: float | None = None, all_topics: bool = False,
            discovery_timeout_s: float = 5.0, stop: threading.Event | None = None, domain_id: int | None = None,
-           log: Callable[[str], None] = lambda line: None) -> dict[str, int]:
+           log: Callable[[str], None] = lambda line: None, flush_period_s: float = 1.0) -> dict[str, int]:
     """Record ``topics`` (or every topic of a known type with ``all_topics``) into the bag ``out``.
 
-    Recording stops after ``duration_s``, when ``stop`` is set, or on Ctrl-C; the bag is closed (and
-    ``metadata.yaml`` written) in every case.
+    Recording stops after ``duration_s``, when ``stop`` is set, or on Ctrl-C or SIGTERM; the bag is
+    closed (and ``metadata.yaml`` written) in every case. Messages are on disk within ``flush_period_s``.
 
     Args:
         topics: ROS topic names.
@@ -105,6 +142,7 @@ def record(topics: Sequence[str], out: str | Path, *, duration_s: float | None =
         stop: An event that ends recording.
         domain_id: DDS domain (``ROS_DOMAIN_ID`` by default).
         log: Called with progress lines.
+        flush_period_s: Seconds between two flushes of the pending chunk to the file.
 
     Returns:
         Messages written per topic.
@@ -154,20 +192,96 @@ def record(topics: Sequence[str], out: str | Path, *, duration_s: float | None =
                 node.create_subscription(cls, info.name, on_message, reader_qos(info.publishers, depth=100))
                 log(f"recording {info.name} [{info.type}]")
             deadline = None if duration_s is None else time.monotonic() + duration_s
+            next_flush = time.monotonic() + flush_period_s
             try:
-                while not (stop is not None and stop.is_set()):
-                    remaining = 0.05 if deadline is None else min(0.05, deadline - time.monotonic())
-                    if remaining <= 0:
-                        break
-                    node.spin_once(remaining)
+                with _sigterm_as_interrupt():
+                    while not (stop is not None and stop.is_set()):
+                        remaining = 0.05 if deadline is None else min(0.05, deadline - time.monotonic())
+                        if remaining <= 0:
+                            break
+                        node.spin_once(remaining)
+                        if time.monotonic() >= next_flush:
+                            with lock:
+                                flush_to_disk(writer)
+                            next_flush = time.monotonic() + flush_period_s
+                    node.spin_once(0.0)  # what already arrived
             except KeyboardInterrupt:
                 pass
-            node.spin_once(0.0)  # what already arrived
         finally:
             node.shutdown()
             writer.close()
     log(f"wrote {sum(counts.values())} messages to {out}")
     return counts
+
+
+def reindex(bag: str | Path, log: Callable[[str], None] = lambda line: None) -> dict[str, int]:
+    """Repair a bag a kill left without summary or ``metadata.yaml``; the messages per topic.
+
+    The complete records of ``BAG/BAG.mcap`` are read in order without the summary; a torn last
+    record ends the reading. They are written again, with summary and ``metadata.yaml``; the
+    original file stays beside them as ``BAG.mcap.orig``.
+
+    Raises:
+        FileNotFoundError: No ``BAG/BAG.mcap``.
+        ValueError: The file is not MCAP.
+    """
+    from mcap.exceptions import InvalidMagic, McapError
+    from mcap.records import Channel, Message, Schema
+    from mcap.stream_reader import StreamReader
+    from rosbags.rosbag2.storage_mcap import parse_qos
+
+    bag = Path(bag)
+    source = bag / f"{bag.name}.mcap"
+    if not source.is_file():
+        raise FileNotFoundError(f"{bag}: no {source.name} to reindex")
+    writer_cls, storage = _writer_class()
+    counts: dict[str, int] = {}
+    torn = False
+    with tempfile.TemporaryDirectory(prefix=".reindex-", dir=bag.parent) as folder:
+        target = Path(folder) / bag.name
+        writer = writer_cls(target, version=9, storage_plugin=storage.MCAP)
+        writer.open()
+        schemas, connections = {}, {}
+        try:
+            with source.open("rb") as stream:
+                try:
+                    for rec in StreamReader(stream).records:
+                        if isinstance(rec, Schema):
+                            schemas[rec.id] = rec
+                        elif isinstance(rec, Channel) and rec.id not in connections:
+                            schema = schemas[rec.schema_id]
+                            qos = parse_qos(rec.metadata.get("offered_qos_profiles", "")) \
+                                if rec.metadata.get("offered_qos_profiles") else []
+                            connections[rec.id] = writer.add_connection(
+                                rec.topic, schema.name, msgdef=schema.data.decode(), rihs01=_rihs01_of(schema.name),
+                                serialization_format=rec.message_encoding, offered_qos_profiles=qos)
+                            counts[rec.topic] = 0
+                        elif isinstance(rec, Message) and rec.channel_id in connections:
+                            writer.write(connections[rec.channel_id], rec.log_time, rec.data)
+                            counts[connections[rec.channel_id].topic] += 1
+                except (McapError, EOFError, ValueError, struct.error) as error:
+                    if isinstance(error, InvalidMagic):
+                        raise ValueError(f"{source}: not a readable MCAP file ({error})") from None
+                    if not schemas:
+                        raise ValueError(f"{source}: no complete record to recover (killed before the first "
+                                         "flush, within its first second?)") from None
+                    torn = True
+        finally:
+            writer.close()
+        original = source.with_name(source.name + ".orig")
+        source.replace(original)
+        (target / source.name).replace(source)
+        (target / "metadata.yaml").replace(bag / "metadata.yaml")
+    note = " (a torn last record was left out)" if torn else ""
+    log(f"reindexed {bag}: {sum(counts.values())} messages{note}; the original is {original.name}")
+    return counts
+
+
+def _rihs01_of(ros_type: str) -> str | None:
+    try:
+        return rihs01(message_class(ros_type))
+    except KeyError:
+        return None
 
 
 def _known(ros_type: str) -> bool:
@@ -178,4 +292,4 @@ def _known(ros_type: str) -> bool:
     return True
 
 
-__all__ = ["cdr_bytes", "message_definition", "message_text", "offered_qos", "record"]
+__all__ = ["cdr_bytes", "flush_to_disk", "message_definition", "message_text", "offered_qos", "record", "reindex"]
