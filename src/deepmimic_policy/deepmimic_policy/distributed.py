@@ -41,7 +41,6 @@ from typing import Any
 
 import torch
 import torch.distributed as dist
-
 from deepmimic_sim.envs import ImitationEnv
 
 from .checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
