@@ -54,8 +54,8 @@ def run_train(args: argparse.Namespace) -> int:
     cfg = load_experiment(args.config)
     if args.nproc is not None and args.nproc < 1:
         raise CommandError(f"--nproc must be >= 1, got {args.nproc}")
-    if args.nproc and args.nproc > 1 and not distributed.launched_by_torchrun():
-        return distributed.launch(args.nproc, _argv_without(args, "nproc"))
+    if args.threads_per_rank is not None and args.threads_per_rank < 1:
+        raise CommandError(f"--threads-per-rank must be >= 1, got {args.threads_per_rank}")
     if args.num_envs:
         cfg.env.num_envs = args.num_envs
     if args.seed is not None:
@@ -66,7 +66,16 @@ def run_train(args: argparse.Namespace) -> int:
         cfg.env.device = args.device
     run_dir = Path(args.run_dir or Path("runs") / Path(args.config).stem)
     target = args.iterations or cfg.train.max_iterations
-    rank = distributed.init(cfg.env.device, args.threads_per_rank)
+    world = int(os.environ.get("WORLD_SIZE", "1")) if distributed.launched_by_torchrun() else (args.nproc or 1)
+    if cfg.env.num_envs < world:
+        raise CommandError(f"{cfg.env.num_envs} environments (env.num_envs, --num-envs) cannot be split among "
+                           f"{world} processes: every process needs at least one")
+    if world > 1 and not distributed.launched_by_torchrun():
+        return distributed.launch(world, _argv_without(args, "nproc"))
+    try:
+        rank = distributed.init(cfg.env.device, args.threads_per_rank)
+    except ValueError as err:  # --device cuda without a GPU
+        raise CommandError(str(err)) from None
     if rank.distributed:
         cfg.env.device = rank.device
         if not rank.is_main:
