@@ -44,6 +44,7 @@ bench: setup
 	$(BIN)/python bench/bench_motion_lib.py
 	$(BIN)/python bench/bench_sim.py
 	$(BIN)/python bench/bench_open_loop.py
+	$(BIN)/python bench/bench_distributed.py
 
 lint: setup
 	$(BIN)/ruff check src tests bench

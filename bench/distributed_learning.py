@@ -11,6 +11,7 @@ training reward per step and episode length over the last 10 iterations, and the
 figures; the spread between seeds of one process count is the noise that the difference
 between process counts is to be judged against. Runs go one after another in ``--work``
 (default ``runs/distributed_learning``); a run whose final checkpoint exists is not trained again.
+``--num-envs`` and ``--threads-per-rank`` are passed on to every run.
 """
 
 from __future__ import annotations
@@ -33,7 +34,8 @@ def _cli(*args: str) -> None:
                    stdout=subprocess.DEVNULL)
 
 
-def run_one(work: Path, config: str, nproc: int, seed: int, iterations: int, eval_seconds: float) -> dict:
+def run_one(work: Path, config: str, nproc: int, seed: int, iterations: int, eval_seconds: float,
+            extra: list[str]) -> dict:
     """Train and evaluate one (nproc, seed) pair; its figures."""
     run_dir = work / f"nproc{nproc}_seed{seed}"
     checkpoint = run_dir / f"model_{iterations}.pt"
@@ -41,7 +43,7 @@ def run_one(work: Path, config: str, nproc: int, seed: int, iterations: int, eva
     if not checkpoint.is_file():
         resume = ["--resume"] if run_dir.is_dir() else []
         _cli("train", "--config", config, "--run-dir", str(run_dir), "--iterations", str(iterations),
-             "--seed", str(seed), "--nproc", str(nproc), "--no-eval", *resume)
+             "--seed", str(seed), "--nproc", str(nproc), "--no-eval", *extra, *resume)
     train_s = time.perf_counter() - start
     out = run_dir / "eval_final"
     _cli("eval", str(checkpoint), "--no-video", "--seconds", str(eval_seconds), "--out", str(out))
@@ -64,17 +66,22 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     parser.add_argument("--nproc", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--eval-seconds", type=float, default=10.0)
+    parser.add_argument("--num-envs", type=int, help="environments in all (default: the config's)")
+    parser.add_argument("--threads-per-rank", type=int, help="threads of each process (default: cores / processes)")
     parser.add_argument("--work", type=Path, default=ROOT / "runs" / "distributed_learning")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "distributed_learning.json")
     args = parser.parse_args()
+    extra = [*(["--num-envs", str(args.num_envs)] if args.num_envs else []),
+             *(["--threads-per-rank", str(args.threads_per_rank)] if args.threads_per_rank else [])]
     runs = []
     for seed in args.seeds:  # seeds outermost: a partial sweep still compares process counts
         for nproc in args.nproc:
-            runs.append(run_one(args.work, args.config, nproc, seed, args.iterations, args.eval_seconds))
+            runs.append(run_one(args.work, args.config, nproc, seed, args.iterations, args.eval_seconds, extra))
             args.out.parent.mkdir(parents=True, exist_ok=True)
-            args.out.write_text(json.dumps({"config": args.config, "cpus": os.cpu_count(), "runs": runs}, indent=1))
-    print(f"| nproc | seed | samples | train r/step (last 10 it) | train ep. s | eval survival | eval success "
-          f"| eval rot. err rad | eval MPJPE mm |\n|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+            summary = {"config": args.config, "cpus": os.cpu_count(), "extra_args": extra, "runs": runs}
+            args.out.write_text(json.dumps(summary, indent=1))
+    print("| nproc | seed | samples | train r/step (last 10 it) | train ep. s | eval survival | eval success "
+          "| eval rot. err rad | eval MPJPE mm |\n|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in runs:
         e = r["eval"]
         print(f"| {r['nproc']} | {r['seed']} | {r['samples']} | {r['train_reward_per_step_last10']:.3f} "

@@ -17,8 +17,9 @@ import torch
 
 
 def local(config: str, run_dir: str, iterations: int):
-    from deepmimic_policy import distributed
     from deepmimic_policy.config import load_experiment
+
+    from deepmimic_policy import distributed
 
     rank = distributed.init("cpu", threads=1)
     trainer = distributed.DistributedTrainer(load_experiment(config), run_dir, rank)

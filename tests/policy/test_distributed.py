@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pytest
 import torch
-
 from deepmimic_policy.distributed import shard
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -68,14 +68,23 @@ def run_train(args: argparse.Namespace) -> int:
 
     from deepmimic_policy import distributed
 
+    from deepmimic.cli import CommandError
+
     cfg = experiment_for(args)
     run_dir = Path(args.run_dir or Path("runs") / Path(args.config).stem)
+    world = int(os.environ.get("WORLD_SIZE", "1")) if distributed.launched_by_torchrun() else (args.nproc or 1)
+    if cfg.env.num_envs < world:
+        raise CommandError(f"{cfg.env.num_envs} environments (env.num_envs, --num-envs) cannot be split among "
+                           f"{world} processes: every process needs at least one")
     if int(os.environ.get("RANK", "0")) == 0:
         open_run_folder(run_dir, args.resume)  # refuse a mixed run before building (or launching) anything
-    if args.nproc and args.nproc > 1 and not distributed.launched_by_torchrun():
-        return distributed.launch(args.nproc, _argv_without(args, "nproc"))
+    if world > 1 and not distributed.launched_by_torchrun():
+        return distributed.launch(world, _argv_without(args, "nproc"))
     target = cfg.train.max_iterations
-    rank = distributed.init(cfg.env.device, args.threads_per_rank)
+    try:
+        rank = distributed.init(cfg.env.device, args.threads_per_rank)
+    except ValueError as err:  # --device cuda without a GPU
+        raise CommandError(str(err)) from None
     if rank.distributed:
         cfg = replace(cfg, env=replace(cfg.env, device=rank.device))
         if not rank.is_main:
