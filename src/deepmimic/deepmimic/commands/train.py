@@ -66,9 +66,8 @@ def run_train(args: argparse.Namespace) -> int:
     from deepmimic_policy.trainer import Trainer
     from tqdm import tqdm
 
-    from deepmimic_policy import distributed
-
     from deepmimic.cli import CommandError
+    from deepmimic_policy import distributed
 
     cfg = experiment_for(args)
     run_dir = Path(args.run_dir or Path("runs") / Path(args.config).stem)
