@@ -152,7 +152,9 @@ class Trainer:
         start = time.perf_counter()
         stats = self._collect()
         collect_s = time.perf_counter() - start
+        rollout = self.alg.storage.observations.flatten(0, 1), self.alg.storage.distribution_params
         losses = self.alg.update()
+        update_kl = self._update_kl(*rollout)
         elapsed = time.perf_counter() - start
         self.iteration += 1
         batch = self.cfg.train.num_steps_per_env * self.env.num_envs
@@ -160,11 +162,26 @@ class Trainer:
         self.wall_s += elapsed
         record = {"iteration": self.iteration, "samples": self.samples, "wall_s": round(self.wall_s, 2),
                   "samples_per_s": batch / elapsed, "collect_s": collect_s, "update_s": elapsed - collect_s,
-                  "learning_rate": self.alg.learning_rate,
+                  "learning_rate": self.alg.learning_rate, "update_kl": update_kl,
                   "action_std": float(self.alg.get_policy().output_std.detach().mean()),
                   **stats.summary(self.env.control_dt), **{f"loss/{k}": v for k, v in losses.items()}}
         self._log(record)
         return record
+
+    def _update_kl(self, obs: Any, old_params: tuple[torch.Tensor, ...] | None) -> float:
+        """Mean KL(policy that collected the rollout || policy after the update and normaliser step).
+
+        rsl-rl's adaptive schedule tests this KL after every minibatch step, so within one update it
+        only grows; the learning rate logged at the end of an update is therefore the bottom of a
+        saw-tooth (see docs/training.md). This figure is what the update actually moved the policy.
+        """
+        if old_params is None:
+            return float("nan")
+        old_mean, old_std = (p.flatten(0, 1) for p in old_params[:2])
+        with torch.inference_mode():
+            self.alg.actor(obs, stochastic_output=True)
+            kl = self.alg.actor.get_kl_divergence((old_mean, old_std), self.alg.actor.output_distribution_params)
+        return float(kl.mean())
 
     def run(self, target_iteration: int, on_iteration: Callable[[dict[str, Any]], None] | None = None,
             on_checkpoint: Callable[[Path], None] | None = None) -> Path:
