@@ -9,9 +9,10 @@ learning curves. The algorithm itself (``PPO.construct_algorithm``, ``act``, ``p
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,22 @@ from .config import ExperimentCfg, save_experiment
 from .vecenv import RslRlVecEnv
 
 HISTORY_FILE = "history.jsonl"
+# Torch threads while collecting a rollout. Its tensors are small (256 x 302): a second OpenMP
+# thread saves nothing on them, and its workers spin after each op and take the core that
+# MuJoCo's rollout threads need next (bench/bench_train_speed.py; docs/training.md).
+COLLECT_TORCH_THREADS = 1
 RESUME_KEYS = ("critic_state_dict", "optimizer_state_dict", "learning_rate", "torch_rng", "env_rng", "samples", "wall_s")
+
+
+@contextlib.contextmanager
+def torch_threads(count: int) -> Iterator[None]:
+    """Run the block on ``count`` torch threads, then restore the previous count."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 class IterationStats:
@@ -97,7 +113,7 @@ class Trainer:
         """
         obs = self.vecenv.get_observations()
         batch = [obs]
-        with torch.inference_mode():
+        with torch.inference_mode(), torch_threads(COLLECT_TORCH_THREADS):
             for _ in range(self.cfg.train.num_steps_per_env):
                 obs, *_ = self.vecenv.step(self.alg.actor(obs, stochastic_output=True))
                 batch.append(obs)
@@ -138,7 +154,7 @@ class Trainer:
     def _collect(self) -> IterationStats:
         stats = IterationStats()
         obs = self.vecenv.get_observations()
-        with torch.inference_mode():
+        with torch.inference_mode(), torch_threads(COLLECT_TORCH_THREADS):
             for _ in range(self.cfg.train.num_steps_per_env):
                 actions = self.alg.act(obs)
                 obs, reward, dones, extras = self.vecenv.step(actions)

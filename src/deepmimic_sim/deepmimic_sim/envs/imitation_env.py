@@ -148,12 +148,13 @@ class ImitationEnv:
     # ----------------------------------------------------------------------------------- step
     def actions_to_targets(self, actions: torch.Tensor) -> tuple[torch.Tensor, int]:
         """PD targets from actions (``deepmimic_sim.actions``), and how many NaN/inf values were zeroed."""
+        return self._targets(actions, self.reference(steps_ahead=1) if self.cfg.action.mode == "residual" else None)
+
+    def _targets(self, actions: torch.Tensor, next_ref: MotionFrames | None) -> tuple[torch.Tensor, int]:
         if actions.shape != (self.num_envs, self.num_actions):
             raise ValueError(f"actions must have shape ({self.num_envs}, {self.num_actions}), got {tuple(actions.shape)}")
-        next_ref = None
-        if self.cfg.action.mode == "residual":
-            next_ref = self.mapping.hinge_angles(self.reference(steps_ahead=1).local_quat)
-        return actions_to_targets(actions.to(self.device), self.cfg.action, self._action_offset_scale, next_ref)
+        hinge = None if self.cfg.action.mode != "residual" else self.mapping.hinge_angles(next_ref.local_quat)
+        return actions_to_targets(actions.to(self.device), self.cfg.action, self._action_offset_scale, hinge)
 
     def step(self, actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, dict]:
         """Apply actions for one control step.
@@ -171,10 +172,10 @@ class ImitationEnv:
             counts, ``termination_causes`` (``fell``, ``drifted``, ``diverged``: ``(N,)`` bool each),
             and ``episode_steps`` of the episodes that ended.
         """
-        targets, nonfinite = self.actions_to_targets(actions)
+        ref = self.reference(steps_ahead=1)  # the residual's base now, the reward's reference after the step
+        targets, nonfinite = self._targets(actions, ref)
         self.backend.step(targets.double())
         self.episode_steps += 1
-        ref = self.reference()
         reward, terms, ref_body_pos = self._reward(ref)
         diverged = self.backend.diverged.to(self.device)
         causes = {**self._termination_causes(ref_body_pos), "diverged": diverged}
