@@ -107,13 +107,6 @@ class ImitationEnv:
             motion_ids, times = motion_ids[env_ids], times[env_ids]
         return self.motion_lib.get_frames(motion_ids, times.float())
 
-    def _reference_state(self, frames: MotionFrames) -> tuple[torch.Tensor, torch.Tensor]:
-        hinge = self.mapping.hinge_angles(frames.local_quat)
-        qpos = torch.cat([frames.root_pos, frames.root_quat, hinge], dim=-1)
-        qvel = self.mapping.qvel(frames.root_quat, frames.root_lin_vel, frames.root_ang_vel, hinge,
-                                 frames.joint_ang_vel)
-        return qpos, qvel
-
     # --------------------------------------------------------------------------------- resets
     def reset(self, env_ids: torch.Tensor | None = None, times: torch.Tensor | None = None) -> torch.Tensor:
         """Reference state initialisation of ``env_ids`` (all when ``None``); returns all observations.
@@ -142,7 +135,7 @@ class ImitationEnv:
         self.start_times[env_ids] = times.double()
         self.episode_steps[env_ids] = 0
         frames = self.motion_lib.get_frames(ids, times)
-        qpos, qvel = self._reference_state(frames)
+        qpos, qvel = self.mapping.reference_state(frames)
         self.backend.reset(env_ids, qpos.double(), qvel.double())
 
     # ----------------------------------------------------------------------------------- step
