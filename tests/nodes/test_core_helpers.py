@@ -35,15 +35,52 @@ def test_observation_matches_the_environment(clip, kinematics, future_steps):
             ref_time = float(env._times()[0])
             ours = policy_observation(kinematics, clip, qpos, qvel, ref_time, cfg.observation, env.control_dt)
             assert ours.shape == env.obs.shape
-            assert torch.allclose(ours, env.obs, atol=1e-5), (step, (ours - env.obs).abs().max())
+            assert torch.equal(ours, env.obs), (step, (ours - env.obs).abs().max())  # bit-identical
             # Actions -> targets agree too (residual: next reference from the clip).
             actions = torch.randn(1, env.num_actions, generator=gen)
             next_ref = clip.hinge_angles(np.float64(ref_time) + env.control_dt)
             ours_t, _ = actions_to_targets(actions, cfg.action, action_offset_scale(env.mapping.hinge_ranges(), cfg.action),
                                            next_ref)
             theirs_t, _ = env.actions_to_targets(actions)
-            assert torch.allclose(ours_t, theirs_t, atol=1e-5)
+            assert torch.equal(ours_t, theirs_t)
             env.step(actions)
+    finally:
+        env.backend.close()
+
+
+def test_deployed_controller_matches_the_environment_bit_for_bit():
+    """What trains is what deploys: the policy node's ``PolicyController`` and ``ImitationEnv`` give
+    identical observations and PD targets for the same state, reference time and policy."""
+    from dataclasses import replace
+    from pathlib import Path
+
+    from deepmimic_policy.controller import PolicyController
+
+    controller = PolicyController(Path(__file__).resolve().parents[2] / "policies" / "humanoid3d_walk.pt")
+    env = ImitationEnv(replace(controller.policy.experiment.env, num_envs=1, seed=5))
+    try:
+        for step in range(8):
+            qpos, qvel = env.backend.qpos[0].numpy().copy(), env.backend.qvel[0].numpy().copy()
+            ref_time = float(env._times()[0])
+            obs = controller.observation(qpos, qvel, "walk", ref_time)
+            assert torch.equal(obs, env.obs), step
+            deployed = controller.targets(qpos, qvel, "walk", ref_time)
+            actions = controller.policy.act(env.obs)
+            trained, _ = env.actions_to_targets(actions)
+            np.testing.assert_array_equal(deployed, trained[0].double().numpy())
+            env.step(actions)
+    finally:
+        env.backend.close()
+
+
+def test_reset_state_is_the_reference_clips_state(clip):
+    env = ImitationEnv(ImitationEnvCfg(num_envs=3))
+    try:
+        times = torch.tensor([0.0, 0.37, 0.9])
+        env.reset(times=times)
+        qpos, qvel = clip.state(times)
+        np.testing.assert_array_equal(env.backend.qpos.numpy(), qpos)
+        np.testing.assert_array_equal(env.backend.qvel.numpy(), qvel)
     finally:
         env.backend.close()
 

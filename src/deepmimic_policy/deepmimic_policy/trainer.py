@@ -9,9 +9,10 @@ learning curves. The algorithm itself (``PPO.construct_algorithm``, ``act``, ``p
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,22 @@ from .config import ExperimentCfg, save_experiment
 from .run_folder import HISTORY_FILE, open_run_folder, truncate_history
 from .vecenv import RslRlVecEnv
 
+# Torch threads while collecting a rollout. Its tensors are small (256 x 302): a second OpenMP
+# thread saves nothing on them, and its workers spin after each op and take the core that
+# MuJoCo's rollout threads need next (bench/bench_train_speed.py; docs/training.md).
+COLLECT_TORCH_THREADS = 1
 RESUME_KEYS = ("critic_state_dict", "optimizer_state_dict", "learning_rate", "torch_rng", "env_rng", "samples", "wall_s")
+
+
+@contextlib.contextmanager
+def torch_threads(count: int) -> Iterator[None]:
+    """Run the block on ``count`` torch threads, then restore the previous count."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 class IterationStats:
@@ -114,7 +130,7 @@ class Trainer:
         """
         obs = self.vecenv.get_observations()
         batch = [obs]
-        with torch.inference_mode():
+        with torch.inference_mode(), torch_threads(COLLECT_TORCH_THREADS):
             for _ in range(self.cfg.train.num_steps_per_env):
                 obs, *_ = self.vecenv.step(self.alg.actor(obs, stochastic_output=True))
                 batch.append(obs)
@@ -172,7 +188,7 @@ class Trainer:
     def _collect(self) -> IterationStats:
         stats = IterationStats()
         obs = self.vecenv.get_observations()
-        with torch.inference_mode():
+        with torch.inference_mode(), torch_threads(COLLECT_TORCH_THREADS):
             for _ in range(self.cfg.train.num_steps_per_env):
                 actions = self.alg.act(obs)
                 obs, reward, dones, extras = self.vecenv.step(actions)
@@ -186,7 +202,9 @@ class Trainer:
         start = time.perf_counter()
         stats = self._collect()
         collect_s = time.perf_counter() - start
+        rollout = self.alg.storage.observations.flatten(0, 1), self.alg.storage.distribution_params
         losses = self.alg.update()
+        update_kl = self._update_kl(*rollout)
         elapsed = time.perf_counter() - start
         self.iteration += 1
         batch = self.cfg.train.num_steps_per_env * self.total_envs
@@ -194,11 +212,26 @@ class Trainer:
         self.wall_s += elapsed
         record = {"iteration": self.iteration, "samples": self.samples, "wall_s": round(self.wall_s, 2),
                   "samples_per_s": batch / elapsed, "collect_s": collect_s, "update_s": elapsed - collect_s,
-                  "learning_rate": self.alg.learning_rate,
+                  "learning_rate": self.alg.learning_rate, "update_kl": update_kl,
                   "action_std": float(self.alg.get_policy().output_std.detach().mean()),
                   **stats.summary(self.env.control_dt), **{f"loss/{k}": v for k, v in losses.items()}}
         self._log(record)
         return record
+
+    def _update_kl(self, obs: Any, old_params: tuple[torch.Tensor, ...] | None) -> float:
+        """Mean KL(policy that collected the rollout || policy after the update and normaliser step).
+
+        rsl-rl's adaptive schedule tests this KL after every minibatch step, so within one update it
+        only grows; the learning rate logged at the end of an update is therefore the bottom of a
+        saw-tooth (see docs/training.md). This figure is what the update actually moved the policy.
+        """
+        if old_params is None:
+            return float("nan")
+        old_mean, old_std = (p.flatten(0, 1) for p in old_params[:2])
+        with torch.inference_mode():
+            self.alg.actor(obs, stochastic_output=True)
+            kl = self.alg.actor.get_kl_divergence((old_mean, old_std), self.alg.actor.output_distribution_params)
+        return float(kl.mean())
 
     def run(self, target_iteration: int, on_iteration: Callable[[dict[str, Any]], None] | None = None,
             on_checkpoint: Callable[[Path], None] | None = None) -> Path:

@@ -103,11 +103,7 @@ class ReferenceClip:
 
     def state(self, times: torch.Tensor | np.ndarray | float) -> tuple[np.ndarray, np.ndarray]:
         """Model ``qpos`` ``(N, 7 + H)`` and ``qvel`` ``(N, 6 + H)`` of the reference (float64), as RSI sets them."""
-        frames = self.frames(times)
-        hinge = self.mapping.hinge_angles(frames.local_quat)
-        qpos = torch.cat([frames.root_pos, frames.root_quat, hinge], dim=-1)
-        qvel = self.mapping.qvel(frames.root_quat, frames.root_lin_vel, frames.root_ang_vel, hinge,
-                                 frames.joint_ang_vel)
+        qpos, qvel = self.mapping.reference_state(self.frames(times))
         return qpos.double().numpy(), qvel.double().numpy()
 
     def sample(self, time: float) -> ReferenceSample:

@@ -12,6 +12,7 @@ reports ``terminated``/``time_outs`` apart so that PPO can bootstrap on time-out
 
 from __future__ import annotations
 
+from dataclasses import fields, replace
 from typing import Any
 
 import numpy as np
@@ -58,6 +59,7 @@ class ImitationEnv:
         self.motion_ids = torch.zeros(self.num_envs, dtype=torch.long, device=self.device)
         self.start_times = torch.zeros(self.num_envs, dtype=torch.float64, device=self.device)
         self.episode_steps = torch.zeros(self.num_envs, dtype=torch.long, device=self.device)
+        self._next: tuple | None = None  # see _remember_next
         self.record_tracking = False  # when True, step() reports tracking_errors() in info["tracking"]
         self.obs = self.reset()
         self.num_obs = self.obs.shape[1]
@@ -109,12 +111,32 @@ class ImitationEnv:
             motion_ids, times = motion_ids[env_ids], times[env_ids]
         return self.motion_lib.get_frames(motion_ids, times.float())
 
-    def _reference_state(self, frames: MotionFrames) -> tuple[torch.Tensor, torch.Tensor]:
-        hinge = self.mapping.hinge_angles(frames.local_quat)
-        qpos = torch.cat([frames.root_pos, frames.root_quat, hinge], dim=-1)
-        qvel = self.mapping.qvel(frames.root_quat, frames.root_lin_vel, frames.root_ang_vel, hinge,
-                                 frames.joint_ang_vel)
-        return qpos, qvel
+    def _remember_next(self, frames: MotionFrames, pose: tuple[torch.Tensor, torch.Tensor],
+                       env_ids: torch.Tensor | None) -> None:
+        """Keep the observation's one-step-ahead reference (and its body poses): it is the next
+        step's residual base and reward reference. ``env_ids``: rows of a partial reset."""
+        key = (self.motion_ids.clone(), self._times(1))
+        if env_ids is None:
+            self._next = (key, frames, pose)
+        elif self._next is not None:
+            (ids, times), old, (pos, quat) = self._next
+            kept = torch.ones(self.num_envs, dtype=torch.bool, device=self.device)
+            kept[env_ids] = False
+            if not (torch.equal(ids[kept], key[0][kept]) and torch.equal(times[kept], key[1][kept])):
+                self._next = None  # the other rows moved since (episode_steps set from outside)
+                return
+            merged = replace(old, **{f.name: getattr(old, f.name).index_copy(0, env_ids, getattr(frames, f.name))
+                                     for f in fields(old)})
+            self._next = (key, merged, (pos.index_copy(0, env_ids, pose[0]), quat.index_copy(0, env_ids, pose[1])))
+
+    def _next_reference(self) -> tuple[MotionFrames, tuple[torch.Tensor, torch.Tensor] | None]:
+        """The reference one step ahead of every environment: the remembered one when it is still
+        for the same clips and times (bit-identical to sampling it again), else sampled now."""
+        if self._next is not None:
+            (ids, times), frames, pose = self._next
+            if torch.equal(ids, self.motion_ids) and torch.equal(times, self._times(1)):
+                return frames, pose
+        return self.reference(steps_ahead=1), None
 
     # --------------------------------------------------------------------------------- resets
     def reset(self, env_ids: torch.Tensor | None = None, times: torch.Tensor | None = None) -> torch.Tensor:
@@ -144,18 +166,19 @@ class ImitationEnv:
         self.start_times[env_ids] = times.double()
         self.episode_steps[env_ids] = 0
         frames = self.motion_lib.get_frames(ids, times)
-        qpos, qvel = self._reference_state(frames)
+        qpos, qvel = self.mapping.reference_state(frames)
         self.backend.reset(env_ids, qpos.double(), qvel.double())
 
     # ----------------------------------------------------------------------------------- step
     def actions_to_targets(self, actions: torch.Tensor) -> tuple[torch.Tensor, int]:
         """PD targets from actions (``deepmimic_sim.actions``), and how many NaN/inf values were zeroed."""
+        return self._targets(actions, self.reference(steps_ahead=1) if self.cfg.action.mode == "residual" else None)
+
+    def _targets(self, actions: torch.Tensor, next_ref: MotionFrames | None) -> tuple[torch.Tensor, int]:
         if actions.shape != (self.num_envs, self.num_actions):
             raise ValueError(f"actions must have shape ({self.num_envs}, {self.num_actions}), got {tuple(actions.shape)}")
-        next_ref = None
-        if self.cfg.action.mode == "residual":
-            next_ref = self.mapping.hinge_angles(self.reference(steps_ahead=1).local_quat)
-        return actions_to_targets(actions.to(self.device), self.cfg.action, self._action_offset_scale, next_ref)
+        hinge = None if self.cfg.action.mode != "residual" else self.mapping.hinge_angles(next_ref.local_quat)
+        return actions_to_targets(actions.to(self.device), self.cfg.action, self._action_offset_scale, hinge)
 
     def step(self, actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, dict]:
         """Apply actions for one control step.
@@ -173,11 +196,11 @@ class ImitationEnv:
             counts, ``termination_causes`` (``fell``, ``drifted``, ``diverged``: ``(N,)`` bool each),
             and ``episode_steps`` of the episodes that ended.
         """
-        targets, nonfinite = self.actions_to_targets(actions)
+        ref, ref_pose = self._next_reference()  # the residual's base now, the reward's reference after the step
+        targets, nonfinite = self._targets(actions, ref)
         self.backend.step(targets.double())
         self.episode_steps += 1
-        ref = self.reference()
-        reward, terms, ref_body_pos = self._reward(ref)
+        reward, terms, ref_body_pos = self._reward(ref, ref_pose)
         diverged = self.backend.diverged.to(self.device)
         causes = {**self._termination_causes(ref_body_pos), "diverged": diverged}
         terminated = causes["fell"] | causes["drifted"] | diverged
@@ -231,8 +254,9 @@ class ImitationEnv:
         centres = body_pos + rot.quat_rotate(body_quat, self._body_com.expand_as(body_pos))
         return torch.sum(self._body_mass[:, None] * centres, dim=1)
 
-    def _reward(self, ref: MotionFrames) -> tuple[torch.Tensor, dict[str, torch.Tensor], torch.Tensor]:
-        ref_pos, ref_quat = self.motion_lib.body_pose(ref)
+    def _reward(self, ref: MotionFrames, ref_pose: tuple[torch.Tensor, torch.Tensor] | None = None,
+                ) -> tuple[torch.Tensor, dict[str, torch.Tensor], torch.Tensor]:
+        ref_pos, ref_quat = ref_pose if ref_pose is not None else self.motion_lib.body_pose(ref)
         b = self.backend
         sim_pos = b.body_pos_w.float()
         ref_ang_vel = torch.cat([ref.root_ang_vel[:, None], ref.joint_ang_vel[:, 1:]], dim=1)
@@ -271,7 +295,11 @@ class ImitationEnv:
         phase = None
         if self.cfg.observation.phase:
             phase = self.motion_lib.phase(self.motion_ids[rows], self._times()[rows].float())
-        future = [self.motion_lib.body_pose(self.reference(steps_ahead=k, env_ids=env_ids))
-                  for k in self.cfg.observation.future_steps]
+        future = []
+        for k in self.cfg.observation.future_steps:
+            frames = self.reference(steps_ahead=k, env_ids=env_ids)
+            future.append(self.motion_lib.body_pose(frames))
+            if k == 1:
+                self._remember_next(frames, future[-1], env_ids)
         return obs_fn.policy_observation(b.body_pos_w[rows].float(), b.body_quat_w[rows].float(),
                                          b.body_lin_vel_w[rows].float(), b.body_ang_vel_w[rows].float(), phase, future)

@@ -117,3 +117,11 @@ class JointMapping:
         xp = array_namespace(root_quat)
         ang_local = rot.quat_rotate_inverse(root_quat, root_ang_vel_w)
         return xp.concat([root_lin_vel_w, ang_local, self.hinge_rates(hinge_angles, joint_ang_vel)], axis=-1)
+
+    def reference_state(self, frames: Any) -> tuple[Array, Array]:
+        """``qpos`` and ``qvel`` of reference frames (a ``MotionFrames``), as reference state
+        initialisation sets them: the one function the environment and ``ReferenceClip`` share."""
+        hinge = self.hinge_angles(frames.local_quat)
+        xp = array_namespace(hinge)
+        qpos = xp.concat([frames.root_pos, frames.root_quat, hinge], axis=-1)
+        return qpos, self.qvel(frames.root_quat, frames.root_lin_vel, frames.root_ang_vel, hinge, frames.joint_ang_vel)

@@ -1,0 +1,158 @@
+"""End-to-end training speed against the physics ceiling, measured in one run.
+
+Usage: ``python bench/bench_train_speed.py [--config config/humanoid3d_walk.yaml] [--iterations 4]
+[--gym-steps 600] [--out bench/results/train_speed.json]``
+
+(a) Training: ``Trainer.train_iteration`` (rollout + PPO update) of the config, samples per second
+    of wall-clock, beside ``mujoco.rollout`` of the same model, substeps and environment count
+    (``bench_sim.rollout_load``: the pool the backend uses). Ceiling env steps/s = rollout physics
+    steps/s / substeps; ratio = training samples/s / ceiling (goal >= 0.6). Iterations and
+    ceiling blocks take turns so that a neighbour process hits them alike.
+(b) One Gymnasium environment (``gymnasium.make("DeepMimic/HumanoidWalk-v0")``, zero actions,
+    reset when an episode ends) beside ``mj_step`` of the same model for ``substeps`` steps on
+    one thread (goal >= 0.5).
+
+The table shows the best block of each; the JSON has every block and the machine's load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import mujoco
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_sim import CpuShare, machine_info, mj_step_load, rollout_load, standing_pose, time_block  # noqa: E402
+from deepmimic_policy.config import load_experiment  # noqa: E402
+from deepmimic_policy import trainer as trainer_module  # noqa: E402
+from deepmimic_policy.trainer import Trainer  # noqa: E402
+from deepmimic_sim.model.character_mjcf import shipped_model_path  # noqa: E402
+
+
+def train_blocks(args: argparse.Namespace) -> dict:
+    """Training iterations and rollout-ceiling blocks in turns."""
+    cfg = load_experiment(args.config)
+    if args.num_envs:
+        cfg.env.num_envs = args.num_envs
+    n, substeps = cfg.env.num_envs, cfg.env.substeps
+    model = mujoco.MjModel.from_xml_path(str(shipped_model_path(cfg.env.character)))
+    qpos, ctrl = standing_pose()
+    ceiling = rollout_load(model, qpos, ctrl, n, substeps)
+    threads = torch.get_num_threads()
+    out = {"num_envs": n, "substeps": substeps, "torch_threads": threads, "train_samples_per_s": [],
+           "collect_s": [], "update_s": [], "ceiling_env_steps_per_s": [], "others_cpu_share": [],
+           "same_threads_samples_per_s": []}
+    with tempfile.TemporaryDirectory() as run_dir:
+        trainer = Trainer(cfg, run_dir)
+        trainer.train_iteration()  # warm-up
+        ceiling.reset()
+        ceiling.step()
+        try:
+            for _ in range(args.iterations):
+                if args.compare_threads:  # before: collection on all torch threads, as the update
+                    trainer_module.COLLECT_TORCH_THREADS = threads
+                    out["same_threads_samples_per_s"].append(trainer.train_iteration()["samples_per_s"])
+                    trainer_module.COLLECT_TORCH_THREADS = 1
+                with CpuShare() as share:
+                    record = trainer.train_iteration()
+                out["train_samples_per_s"].append(record["samples_per_s"])
+                out["collect_s"].append(record["collect_s"])
+                out["update_s"].append(record["update_s"])
+                out["others_cpu_share"].append(share.others)
+                rate, _ = time_block(ceiling, args.ceiling_seconds)
+                out["ceiling_env_steps_per_s"].append(rate / substeps)
+        finally:
+            ceiling.close()
+            trainer.close()
+    out["best_train"] = max(out["train_samples_per_s"])
+    out["best_ceiling"] = max(out["ceiling_env_steps_per_s"])
+    out["ratio"] = out["best_train"] / out["best_ceiling"]
+    if out["same_threads_samples_per_s"]:
+        out["same_threads_ratio"] = max(out["same_threads_samples_per_s"]) / out["best_ceiling"]
+    return out
+
+
+def gym_blocks(args: argparse.Namespace) -> dict:
+    """One Gymnasium environment and the one-thread ``mj_step`` ceiling in turns."""
+    import gymnasium as gym
+
+    import deepmimic_sim.gym_env  # noqa: F401  (registers the ids)
+
+    env = gym.make("DeepMimic/HumanoidWalk-v0")
+    substeps = env.unwrapped.env.cfg.substeps
+    model = mujoco.MjModel.from_xml_path(str(shipped_model_path("humanoid3d")))
+    qpos, ctrl = standing_pose()
+    ceiling = mj_step_load(model, qpos, ctrl, substeps)
+    action = np.zeros(env.action_space.shape, np.float32)
+    out = {"substeps": substeps, "gym_steps_per_s": [], "ceiling_env_steps_per_s": []}
+    env.reset(seed=0)
+    for _ in range(args.repeats):
+        start = time.perf_counter()
+        for _ in range(args.gym_steps):
+            _, _, terminated, truncated, _ = env.step(action)
+            if terminated or truncated:
+                env.reset()
+        out["gym_steps_per_s"].append(args.gym_steps / (time.perf_counter() - start))
+        rate, _ = time_block(ceiling, args.ceiling_seconds)
+        out["ceiling_env_steps_per_s"].append(rate / substeps)
+    env.close()
+    out["best_gym"] = max(out["gym_steps_per_s"])
+    out["best_ceiling"] = max(out["ceiling_env_steps_per_s"])
+    out["ratio"] = out["best_gym"] / out["best_ceiling"]
+    return out
+
+
+def print_table(result: dict) -> None:
+    """Markdown table of the best blocks."""
+    t, g = result["train"], result["gym"]
+    print("| path | envs | measured (samples/s) | ceiling (env steps/s) | ratio | goal |")
+    print("|---|---|---|---|---|---|")
+    print(f"| `deepmimic train` iteration | {t['num_envs']} | {t['best_train']:,.0f} | {t['best_ceiling']:,.0f} | "
+          f"{t['ratio']:.2f} | >= 0.6 |")
+    if g:
+        print(f"| Gymnasium `DeepMimic/HumanoidWalk-v0` | 1 | {g['best_gym']:,.0f} | {g['best_ceiling']:,.0f} | "
+              f"{g['ratio']:.2f} | >= 0.5 |")
+    if "same_threads_ratio" in t:
+        print(f"| (before: rollout on {t['torch_threads']} torch threads) | {t['num_envs']} | "
+              f"{max(t['same_threads_samples_per_s']):,.0f} | {t['best_ceiling']:,.0f} | {t['same_threads_ratio']:.2f} | |")
+    shares = [s for s in t["others_cpu_share"] if s is not None]
+    if shares:
+        print(f"\nother processes used {min(shares):.0%}-{max(shares):.0%} of the CPUs during the training blocks; "
+              f"load average before: {result['machine']['load_average_before']}")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Command line."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--config", type=Path, default=Path("config/humanoid3d_walk.yaml"))
+    parser.add_argument("--num-envs", type=int, default=None, help="override the config's environment count")
+    parser.add_argument("--iterations", type=int, default=4, help="timed training iterations")
+    parser.add_argument("--compare-threads", action="store_true",
+                        help="also time iterations whose rollout runs on all torch threads (the old way)")
+    parser.add_argument("--ceiling-seconds", type=float, default=1.5, help="timed seconds per ceiling block")
+    parser.add_argument("--gym-steps", type=int, default=600, help="steps per Gymnasium block (0: skip)")
+    parser.add_argument("--repeats", type=int, default=3, help="Gymnasium blocks")
+    parser.add_argument("--out", type=Path, default=Path("bench/results/train_speed.json"))
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run, print the table, write the JSON."""
+    args = parse_args(argv)
+    result = {"machine": machine_info(), "config": str(args.config), "train": train_blocks(args),
+              "gym": gym_blocks(args) if args.gym_steps else None}
+    print_table(result)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2))
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
