@@ -18,7 +18,7 @@ import pytest
 
 pytest.importorskip("cyclonedds", reason="cyclonedds is not installed; DDS not tested")
 
-from deepmimic_sim.backends.mujoco_cpu import load_model
+from deepmimic_sim.backends.mujoco_model import load_model
 from deepmimic_transport.messages import nav_msgs, sensor_msgs, std_msgs
 
 import deepmimic_transport as transport

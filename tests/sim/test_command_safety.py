@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from deepmimic_sim.backends.mujoco_cpu import load_model
+from deepmimic_sim.backends.mujoco_model import load_model
 from deepmimic_sim.command_safety import CommandSafety, SafetyLimits, apply_limits
 
 from deepmimic_mocap import load_character

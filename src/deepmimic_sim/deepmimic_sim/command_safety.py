@@ -28,6 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from deepmimic_transport.qos import Durability, History, QoSProfile, Reliability
+from deepmimic_transport.validation import InvalidMessageError, check_length, validate_multiarray
 
 #: Default largest target speed (rad/s). The walk policy's targets move at most about 12 rad/s.
 MAX_RATE = 40.0
@@ -79,7 +80,7 @@ class SafetyLimits:
         """Limits of a character's shipped model (for nodes without a physics backend: the bridge)."""
         from deepmimic_mocap import load_character
 
-        from .backends.mujoco_cpu import load_model
+        from .backends.mujoco_model import load_model
 
         model, hinges = load_model(load_character(character), None)
         return cls.from_model(model, hinges, **kwargs)
@@ -177,6 +178,24 @@ class CommandSafety:
             return (f"target {first} = {x.reshape(-1, x.shape[-1])[:, first].max():.3g} rad is more than "
                     f"{self.absurd:g} rad outside its joint limits")
         return None
+
+    def command_targets(self, msg, num_joints: int) -> np.ndarray:
+        """The PD targets of a ``/commands`` message, or InvalidMessageError (counted as dropped).
+
+        Shape, length and ``refuse`` are checked here once for every node that takes commands (the
+        simulator node and the ros2_control bridge); clamping happens later, in ``apply``.
+        """
+        try:
+            validate_multiarray(msg)
+            check_length("data", msg.data, num_joints)
+            data = np.asarray(msg.data, dtype=np.float64)
+            reason = self.refuse(data)
+            if reason:
+                raise InvalidMessageError(f"data: {reason}")
+        except InvalidMessageError:
+            self.drop()
+            raise
+        return data
 
     def drop(self) -> None:
         """Count a command that was dropped (wrong size, non-finite, ...)."""

@@ -41,9 +41,7 @@ from deepmimic_transport.messages import nav_msgs, sensor_msgs, std_msgs
 from deepmimic_transport.node_main import run_node
 from deepmimic_transport.validation import (
     InvalidMessageError,
-    check_length,
     validate_joint_state,
-    validate_multiarray,
 )
 
 import deepmimic_transport as transport
@@ -158,14 +156,8 @@ class Ros2ControlBridgeNode:
     def on_commands(self, msg: std_msgs.Float64MultiArray) -> None:
         """Model-order PD targets -> the controller's order on ``<controller>/commands``."""
         try:
-            validate_multiarray(msg)
-            check_length("data", msg.data, len(self.joint_names))
-            data = np.asarray(msg.data, dtype=np.float64)
-            reason = self.safety.refuse(data)
-            if reason:
-                raise InvalidMessageError(f"data: {reason}")
+            data = self.safety.command_targets(msg, len(self.joint_names))
         except InvalidMessageError:
-            self.safety.drop()
             self._report()
             raise
         now = self.node.now()

@@ -32,8 +32,6 @@ from deepmimic_transport.messages import builtin_interfaces, deepmimic_interface
 from deepmimic_transport.node_main import pose_msg, run_node
 from deepmimic_transport.validation import (
     InvalidMessageError,
-    check_length,
-    validate_multiarray,
     validate_reference_frame,
 )
 
@@ -126,16 +124,7 @@ class SimulatorNode:
 
     def on_command(self, msg: std_msgs.Float64MultiArray) -> None:
         """Validate and hold a new command (InvalidMessageError: dropped by the transport)."""
-        try:
-            validate_multiarray(msg)
-            check_length("data", msg.data, len(self.joint_names))
-            data = np.asarray(msg.data, dtype=np.float64)
-            reason = self.safety.refuse(data)
-            if reason:
-                raise InvalidMessageError(f"data: {reason}")
-        except InvalidMessageError:
-            self.safety.drop()
-            raise
+        data = self.safety.command_targets(msg, len(self.joint_names))
         self.hold.command(data, self.node.now())
         if self.waiting:
             self.waiting = False
