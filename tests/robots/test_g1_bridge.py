@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
+import pytest
 import yaml
 from deepmimic_sim.nodes.ros2_control_bridge_node import Ros2ControlBridgeNode
 from deepmimic_transport.inprocess import Bus, ManualClock
@@ -33,14 +34,15 @@ def test_g1_bridge_params_reorder_states_and_commands():
     # joint_state_broadcaster: any order, plus joints the model lacks (hand joints)
     names = [*model, "left_hand_thumb_0_joint", "right_hand_index_1_joint"]
     random.Random(3).shuffle(names)
-    value = {n: float(i) for i, n in enumerate(model)}
+    # small, distinct values inside every joint's limits: the bridge's safety layer clamps commands
+    value = {n: 0.001 * i for i, n in enumerate(model)}
     pub = robot.create_publisher(sensor_msgs.JointState, "/joint_states", "reliable")
     pub.publish(sensor_msgs.JointState(name=names, position=[value.get(n, -1.0) for n in names]))
     cmd = robot.create_publisher(std_msgs.Float64MultiArray, "/commands", "latest")
-    cmd.publish(std_msgs.Float64MultiArray(data=[float(i) for i in range(29)]))
+    cmd.publish(std_msgs.Float64MultiArray(data=[0.001 * i for i in range(29)]))  # = the measured pose
     bus.spin_until_idle()
     assert list(got["states"][0].name) == model
-    assert list(got["states"][0].position) == [float(i) for i in range(29)]
-    assert list(got["ctrl"][0].data) == [float(model.index(j)) for j in controller_joints]
+    assert list(got["states"][0].position) == [0.001 * i for i in range(29)]
+    assert list(got["ctrl"][0].data) == pytest.approx([0.001 * model.index(j) for j in controller_joints])
     node.shutdown()
     robot.shutdown()
