@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -200,17 +201,27 @@ def test_simulator_waits_for_the_policy_in_the_reference_pose(tiny_checkpoint):
         simulator.backend.close()
 
 
-def test_reset_restarts_the_walk_in_step_with_the_reference():
-    """/reset while the committed walk policy walks: the character keeps walking (it fell within 1 s before)."""
-    from pathlib import Path
-
-    from deepmimic_sim.reference import ReferenceClip
-
+def start_walk_graph(bus: Bus) -> tuple:
+    """Reference, simulator (starting in the reference's pose) and the committed walk policy on ``bus``."""
     checkpoint = Path(__file__).resolve().parents[2] / "policies" / "humanoid3d_walk.pt"
-    bus = Bus(clock=ManualClock())
     reference = make(bus, "reference_motion", ReferenceMotionNode, motion="walk")
     simulator = make(bus, "simulator", SimulatorNode, motion="walk", initial_state="reference")
     policy = make(bus, "policy", PolicyNode, checkpoint=str(checkpoint))
+    return reference, simulator, policy
+
+
+def stop_graph(*wrappers) -> None:
+    """Shut the nodes of ``start_walk_graph`` down."""
+    for wrapper in wrappers:
+        wrapper.node.shutdown()
+
+
+def test_reset_restarts_the_walk_in_step_with_the_reference():
+    """/reset while the committed walk policy walks: the character keeps walking (it fell within 1 s before)."""
+    from deepmimic_sim.reference import ReferenceClip
+
+    bus = Bus(clock=ManualClock())
+    reference, simulator, policy = start_walk_graph(bus)
     caller = transport.create_node("caller", backend="inprocess", bus=bus)
     try:
         bus.run_for(2.0)
@@ -228,8 +239,7 @@ def test_reset_restarts_the_walk_in_step_with_the_reference():
         assert min(heights) > 0.75, heights
         assert simulator.safety.clamped_steps <= 2  # the trained walk is not clamped
     finally:
-        for wrapper in (reference, simulator, policy):
-            wrapper.node.shutdown()
+        stop_graph(reference, simulator, policy)
         caller.shutdown()
         simulator.backend.close()
 
@@ -266,13 +276,8 @@ def test_stale_commands_keep_a_standing_character_up_and_are_logged(caplog):
 
 def test_command_flood_in_process_keeps_walking():
     """Absurd (28 x 1e9) and non-finite commands between the walk policy's: dropped; the walk goes on."""
-    from pathlib import Path
-
-    checkpoint = Path(__file__).resolve().parents[2] / "policies" / "humanoid3d_walk.pt"
     bus = Bus(clock=ManualClock())
-    reference = make(bus, "reference_motion", ReferenceMotionNode, motion="walk")
-    simulator = make(bus, "simulator", SimulatorNode, motion="walk", initial_state="reference")
-    policy = make(bus, "policy", PolicyNode, checkpoint=str(checkpoint))
+    reference, simulator, policy = start_walk_graph(bus)
     flooder = transport.create_node("flooder", backend="inprocess", bus=bus)
     publisher = flooder.create_publisher(std_msgs.Float64MultiArray, "/commands", "latest")
     try:
@@ -290,7 +295,6 @@ def test_command_flood_in_process_keeps_walking():
         assert simulator.safety.dropped >= 1200 and not bool(simulator.backend.diverged[0])
         assert simulator.backend.nonfinite_targets == 0  # nothing bad reached the physics
     finally:
-        for wrapper in (reference, simulator, policy):
-            wrapper.node.shutdown()
+        stop_graph(reference, simulator, policy)
         flooder.shutdown()
         simulator.backend.close()
