@@ -1,7 +1,7 @@
 """End-to-end training speed against the physics ceiling, measured in one run.
 
 Usage: ``python bench/bench_train_speed.py [--config config/humanoid3d_walk.yaml] [--iterations 4]
-[--gym-steps 600] [--out bench/results/train_speed.json]``
+[--gym-steps 600] [--compare-precision] [--out bench/results/train_speed.json]``
 
 (a) Training: ``Trainer.train_iteration`` (rollout + PPO update) of the config, samples per second
     of wall-clock, beside ``mujoco.rollout`` of the same model, substeps and environment count
@@ -46,11 +46,13 @@ def train_blocks(args: argparse.Namespace) -> dict:
     qpos, ctrl = standing_pose()
     ceiling = rollout_load(model, qpos, ctrl, n, substeps)
     threads = torch.get_num_threads()
-    out = {"num_envs": n, "substeps": substeps, "torch_threads": threads, "train_samples_per_s": [],
-           "collect_s": [], "update_s": [], "ceiling_env_steps_per_s": [], "others_cpu_share": [],
-           "same_threads_samples_per_s": []}
+    out = {"num_envs": n, "substeps": substeps, "torch_threads": threads,
+           "mixed_precision": cfg.train.algorithm.use_mixed_precision, "train_samples_per_s": [],
+           "collect_s": [], "physics_s": [], "update_s": [], "ceiling_env_steps_per_s": [], "others_cpu_share": [],
+           "same_threads_samples_per_s": [], "other_precision_update_s": []}
     with tempfile.TemporaryDirectory() as run_dir:
         trainer = Trainer(cfg, run_dir)
+        physics = _time_physics(trainer.env.backend)
         trainer.train_iteration()  # warm-up
         ceiling.reset()
         ceiling.step()
@@ -60,10 +62,17 @@ def train_blocks(args: argparse.Namespace) -> dict:
                     trainer_module.COLLECT_TORCH_THREADS = threads
                     out["same_threads_samples_per_s"].append(trainer.train_iteration()["samples_per_s"])
                     trainer_module.COLLECT_TORCH_THREADS = 1
+                if args.compare_precision:  # the update with the other precision, same rollout sizes
+                    alg = trainer.alg
+                    alg.use_mixed_precision = not alg.use_mixed_precision
+                    out["other_precision_update_s"].append(trainer.train_iteration()["update_s"])
+                    alg.use_mixed_precision = not alg.use_mixed_precision
+                physics["s"] = 0.0
                 with CpuShare() as share:
                     record = trainer.train_iteration()
                 out["train_samples_per_s"].append(record["samples_per_s"])
                 out["collect_s"].append(record["collect_s"])
+                out["physics_s"].append(physics["s"])
                 out["update_s"].append(record["update_s"])
                 out["others_cpu_share"].append(share.others)
                 rate, _ = time_block(ceiling, args.ceiling_seconds)
@@ -77,6 +86,19 @@ def train_blocks(args: argparse.Namespace) -> dict:
     if out["same_threads_samples_per_s"]:
         out["same_threads_ratio"] = max(out["same_threads_samples_per_s"]) / out["best_ceiling"]
     return out
+
+
+def _time_physics(backend) -> dict:
+    """Wrap ``backend.step`` so that its seconds add up in the returned dict's ``"s"``."""
+    physics, step = {"s": 0.0}, backend.step
+
+    def timed_step(targets):
+        start = time.perf_counter()
+        step(targets)
+        physics["s"] += time.perf_counter() - start
+
+    backend.step = timed_step
+    return physics
 
 
 def gym_blocks(args: argparse.Namespace) -> dict:
@@ -122,6 +144,20 @@ def print_table(result: dict) -> None:
     if "same_threads_ratio" in t:
         print(f"| (before: rollout on {t['torch_threads']} torch threads) | {t['num_envs']} | "
               f"{max(t['same_threads_samples_per_s']):,.0f} | {t['best_ceiling']:,.0f} | {t['same_threads_ratio']:.2f} | |")
+    best = int(np.argmax(t["train_samples_per_s"]))
+    collect, physics, update = t["collect_s"][best], t["physics_s"][best], t["update_s"][best]
+    total = collect + update
+    print(f"\nWhere the best iteration's {total:.2f} s went ({t['num_envs']} envs, "
+          f"{'bfloat16' if t['mixed_precision'] else 'float32'} update):\n")
+    print("| part | s | share |")
+    print("|---|---|---|")
+    for name, value in (("physics (`backend.step`: substeps + sensor probe)", physics),
+                        ("rest of the rollout (policy inference, reference, observation, reward, resets, storage)",
+                         collect - physics), ("PPO update (5 epochs x 4 minibatches + update_kl)", update)):
+        print(f"| {name} | {value:.3f} | {value / total:.0%} |")
+    if t["other_precision_update_s"]:
+        other = "float32" if t["mixed_precision"] else "bfloat16"
+        print(f"| (PPO update in {other}, interleaved) | {min(t['other_precision_update_s']):.3f} | |")
     shares = [s for s in t["others_cpu_share"] if s is not None]
     if shares:
         print(f"\nother processes used {min(shares):.0%}-{max(shares):.0%} of the CPUs during the training blocks; "
@@ -136,6 +172,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--iterations", type=int, default=4, help="timed training iterations")
     parser.add_argument("--compare-threads", action="store_true",
                         help="also time iterations whose rollout runs on all torch threads (the old way)")
+    parser.add_argument("--compare-precision", action="store_true",
+                        help="also time updates in the other precision (float32 / bfloat16), interleaved")
     parser.add_argument("--ceiling-seconds", type=float, default=1.5, help="timed seconds per ceiling block")
     parser.add_argument("--gym-steps", type=int, default=600, help="steps per Gymnasium block (0: skip)")
     parser.add_argument("--repeats", type=int, default=3, help="Gymnasium blocks")

@@ -26,3 +26,20 @@ def test_update_kl_measures_a_real_update(tmp_path):
     record = trainer.train_iteration()
     assert math.isfinite(record["update_kl"]) and record["update_kl"] > 1e-6
     trainer.close()
+
+
+def test_mixed_precision_update_reaches_rsl_rl_and_stays_close_to_float32(tmp_path):
+    """``train.algorithm.use_mixed_precision`` turns on rsl-rl's bfloat16 autocast of the update; the
+    same rollout updated either way moves the policy by a similar KL (weights stay float32)."""
+    from deepmimic_policy.config import override
+
+    results = {}
+    for mixed in (False, True):
+        cfg = override(tiny_experiment(), {"train.algorithm.use_mixed_precision": mixed})
+        trainer = Trainer(cfg, tmp_path / str(mixed))
+        assert trainer.alg.use_mixed_precision is mixed
+        trainer.alg.learning_rate = 1e-3
+        results[mixed] = trainer.train_iteration()["update_kl"]
+        assert all(p.dtype.is_floating_point and p.dtype.itemsize == 4 for p in trainer.alg.actor.parameters())
+        trainer.close()
+    assert results[True] > 1e-6 and results[True] == pytest.approx(results[False], rel=0.5)

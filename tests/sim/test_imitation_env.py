@@ -156,3 +156,29 @@ def test_reusing_the_next_step_reference_is_bit_identical(monkeypatch):
     finally:
         reused.backend.close()
         sampled.backend.close()
+
+
+def test_leaving_out_final_obs_changes_nothing_else():
+    """The trainer's ``keep_final_obs = False`` saves one observation per step; episodes, resets and
+    observations stay bit-identical, and ``final_obs`` is the ended episode's last observation (the
+    one an environment without auto-reset returns)."""
+    cfg = ImitationEnvCfg(num_envs=NUM_ENVS, action=ActionCfg(mode="residual"),
+                          termination=TerminationCfg(episode_length_s=0.2), seed=3)
+    kept, lean, no_reset = ImitationEnv(cfg), ImitationEnv(cfg), ImitationEnv(cfg, auto_reset=False)
+    lean.keep_final_obs = False
+    actions = 0.3 * torch.randn(8, NUM_ENVS, kept.num_actions, generator=torch.Generator().manual_seed(0))
+    ended = 0
+    for a in actions:
+        obs_k, reward_k, term_k, trunc_k, info_k = kept.step(a)
+        obs_l, reward_l, term_l, trunc_l, info_l = lean.step(a)
+        assert torch.equal(obs_k, obs_l) and torch.equal(reward_k, reward_l)
+        assert torch.equal(term_k, term_l) and torch.equal(trunc_k, trunc_l)
+        assert "final_obs" not in info_l
+        if not ended:
+            obs_n, *_ = no_reset.step(a)
+        if len(info_k["done_ids"]):
+            if not ended:  # the first episodes to end: compare with the environment that does not reset
+                assert torch.equal(info_k["final_obs"], obs_n[info_k["done_ids"]])
+            ended += len(info_k["done_ids"])
+            assert not torch.equal(info_k["final_obs"], obs_k[info_k["done_ids"]])
+    assert ended >= NUM_ENVS  # 0.2 s = 6 steps: every environment ended at least once

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 from array_api_compat import array_namespace
 from array_api_compat import device as array_device
 
@@ -18,7 +19,7 @@ def forward_kinematics(
 ) -> tuple[Array, Array]:
     """World positions and orientations of every joint frame.
 
-    The loop runs over joints (tens), never over the batch.
+    The loop runs over depth levels of the tree (a handful), never over joints or the batch.
 
     Args:
         skeleton: The joint tree.
@@ -34,17 +35,44 @@ def forward_kinematics(
                          "forward kinematics needs offsets and axes (retarget it onto a character)")
     xp = array_namespace(root_pos, root_quat, local_quat)
     dev = array_device(root_pos)
-    offsets = xp.asarray(skeleton.offsets, dtype=root_pos.dtype, device=dev)
-    rest = xp.asarray(skeleton.rest_quat, dtype=root_pos.dtype, device=dev)
-    pos = [root_pos]
-    quat = [root_quat]
+    batch = root_pos.shape[:-1]
+    pos = xp.zeros((*batch, skeleton.num_joints, 3), dtype=root_pos.dtype, device=dev)
+    quat = xp.zeros((*batch, skeleton.num_joints, 4), dtype=root_quat.dtype, device=dev)
+    pos[..., 0, :], quat[..., 0, :] = root_pos, root_quat
+    for joints, parents, offsets, rest in _levels(skeleton, xp, root_pos.dtype, dev):
+        parent_q = xp.take(quat, parents, axis=-2)
+        shape = (*batch, len(joints))
+        pos[..., joints, :] = xp.take(pos, parents, axis=-2) + rot.quat_rotate(parent_q,
+                                                                            xp.broadcast_to(offsets, (*shape, 3)))
+        frame_q = rot.quat_mul(parent_q, xp.broadcast_to(rest, (*shape, 4)))
+        quat[..., joints, :] = rot.quat_mul(frame_q, xp.take(local_quat, joints, axis=-2))
+    return pos, quat
+
+
+_LEVELS: dict[tuple, tuple[Skeleton, list]] = {}
+
+
+def _levels(skeleton: Skeleton, xp: Any, dtype: Any, dev: Any) -> list[tuple[Array, Array, Array, Array]]:
+    """Joints grouped by depth below the root: ``(joints, their parents, offsets, rest rotations)``
+    per level, so that forward kinematics runs a handful of batched steps, not one per joint (the
+    arithmetic per joint is the same, so are the results, bit for bit). Cached per skeleton, array
+    library, dtype and device (the cache keeps the skeleton alive, so its ``id`` is not reused)."""
+    key = (id(skeleton), xp.__name__, str(dtype), str(dev))
+    cached = _LEVELS.get(key)
+    if cached is not None and cached[0] is skeleton:
+        return cached[1]
+    depth = np.zeros(skeleton.num_joints, dtype=np.int64)
     for j in range(1, skeleton.num_joints):
-        p = int(skeleton.parents[j])
-        parent_q = quat[p]
-        pos.append(pos[p] + rot.quat_rotate(parent_q, xp.broadcast_to(offsets[j], root_pos.shape)))
-        frame_q = rot.quat_mul(parent_q, xp.broadcast_to(rest[j], root_quat.shape))
-        quat.append(rot.quat_mul(frame_q, local_quat[..., j, :]))
-    return xp.stack(pos, axis=-2), xp.stack(quat, axis=-2)
+        depth[j] = depth[skeleton.parents[j]] + 1
+    levels = []
+    for d in range(1, int(depth.max(initial=0)) + 1):
+        joints = np.flatnonzero(depth == d)
+        levels.append((xp.asarray(joints, device=dev), xp.asarray(skeleton.parents[joints], device=dev),
+                       xp.asarray(skeleton.offsets[joints], dtype=dtype, device=dev),
+                       xp.asarray(skeleton.rest_quat[joints], dtype=dtype, device=dev)))
+    if len(_LEVELS) < 64:
+        _LEVELS[key] = (skeleton, levels)
+    return levels
 
 
 def forward_kinematics_dof(

@@ -100,6 +100,7 @@ class Trainer:
         np.random.seed(seed)
         self.env = env if env is not None else ImitationEnv(cfg.env)
         self.env.record_tracking = True
+        self.env.keep_final_obs = False  # rsl-rl bootstraps time-outs from the values it stored
         self.vecenv = RslRlVecEnv(self.env)
         self.alg: PPO = PPO.construct_algorithm(self.vecenv.get_observations(), self.vecenv, self._rsl_rl_cfg(),
                                                 device)

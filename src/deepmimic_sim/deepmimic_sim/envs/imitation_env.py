@@ -61,6 +61,7 @@ class ImitationEnv:
         self.episode_steps = torch.zeros(self.num_envs, dtype=torch.long, device=self.device)
         self._next: tuple | None = None  # see _remember_next
         self.record_tracking = False  # when True, step() reports tracking_errors() in info["tracking"]
+        self.keep_final_obs = True  # when False, step() leaves out info["final_obs"] (PPO does not read it)
         self.obs = self.reset()
         self.num_obs = self.obs.shape[1]
 
@@ -190,7 +191,8 @@ class ImitationEnv:
             ``(obs, reward, terminated, truncated, info)``. With ``auto_reset`` (the default) obs of
             finished environments are already those of their next episode and their last
             observation is in ``info["final_obs"]`` (rows of the finished environments, in
-            ``info["done_ids"]`` order); without it nothing is reset. ``info`` holds ``time_outs`` (= truncated),
+            ``info["done_ids"]`` order; left out when ``keep_final_obs`` is False); without it
+            nothing is reset. ``info`` holds ``time_outs`` (= truncated),
             ``tracking`` (``tracking_errors()`` before any reset, when ``record_tracking`` is set),
             ``log`` (mean reward terms as ``reward/<term>``), ``diverged`` and ``nonfinite_actions``
             counts, ``termination_causes`` (``fell``, ``drifted``, ``diverged``: ``(N,)`` bool each),
@@ -212,12 +214,14 @@ class ImitationEnv:
                 "termination_causes": causes,
                 "nonfinite_actions": nonfinite, "episode_steps": self.episode_steps[done].clone(),
                 "log": {f"reward/{k}": v.mean() for k, v in terms.items()}}
-        self.obs = self._observe()
         done_ids = torch.nonzero(done).flatten()
         info["done_ids"] = done_ids
         if self.auto_reset and len(done_ids):
-            info["final_obs"] = self.obs[done_ids]
-            self.reset(done_ids)
+            # Reset first, then observe every row once (observing costs per call, not per row).
+            if self.keep_final_obs:
+                info["final_obs"] = self._observe(done_ids)
+            self._initialise(done_ids)
+        self.obs = self._observe()
         return self.obs, reward, terminated, truncated, info
 
     # ----------------------------------------------------------------------------- the terms
