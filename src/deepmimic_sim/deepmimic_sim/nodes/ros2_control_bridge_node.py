@@ -28,9 +28,10 @@ Every command passes the safety layer (``deepmimic_sim.command_safety``; paramet
 ``max_target_rate``, ``torque_margin``, ``limit_slack``: rad beyond the joint limits allowed, 0.3):
 absurd ones are dropped, the others clamped to the joint limits, rate and torque (against joint
 states at most ``max_state_age`` s old), counted and reported at most once a second. After
-``command_timeout`` s without a command the bridge itself ramps the controller's targets over ``ramp_time`` s to the hold pose (``hold_pose``: ``rest``, the model's
-standing pose, default; ``timeout``: the measured pose) and holds it (``command_hold``), logged,
-instead of leaving the controller on the last command.
+``command_timeout`` s without a command the bridge itself ramps the controller's targets over
+``ramp_time`` s to the hold pose (``hold_pose``: ``rest``, the model's standing pose, default;
+``timeout``: the measured pose) and holds it (``command_hold``), logged, instead of leaving the
+controller on the last command.
 
 The name logic is ``deepmimic_sim.joint_order``; this node only wires it to topics.
 """
