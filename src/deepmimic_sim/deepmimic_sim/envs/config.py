@@ -122,7 +122,8 @@ class RandomizationCfg:
             group's units (``NOISE_GROUPS``: m, quaternion components, m/s, rad/s).
         pool_size: Randomised physics models kept; each environment takes one of them at random
             at every reset (a model copy per environment would cost about 0.9 MB each).
-        seed: Seed of the randomisation's own random numbers (apart from the initial states').
+        seed: Seed of the randomisation's own random numbers (apart from the initial states'),
+            combined with the environment's ``seed``.
     """
 
     enabled: bool = False

@@ -57,7 +57,7 @@ class ImitationEnv:
         self.num_actions = self.mapping.num_hinges
         self.generator = torch.Generator(device=self.device).manual_seed(cfg.seed)
         self.transfer = TransferTerms(cfg.randomization, cfg.action, cfg.reward.action_rate_weight, self.backend,
-                                      self.num_actions, cfg.observation, self.device)
+                                      self.num_actions, cfg.seed, cfg.observation, self.device)
         self._init_constants()
         self.motion_ids = torch.zeros(self.num_envs, dtype=torch.long, device=self.device)
         self.start_times = torch.zeros(self.num_envs, dtype=torch.float64, device=self.device)

@@ -139,16 +139,19 @@ class TransferTerms:
         action_rate_weight: ``RewardCfg.action_rate_weight``.
         backend: The physics backend (``set_env_models`` needed for friction, mass and gains).
         num_actions: Action size.
+        env_seed: The environment's seed (``cfg.seed``: per rank in distributed training, per
+            evaluation seed), combined with ``RandomizationCfg.seed``.
+        obs_cfg: The observation's layout (for the noise groups).
         device: Torch device of the environment.
     """
 
     def __init__(self, cfg: RandomizationCfg, action_cfg: ActionCfg, action_rate_weight: float, backend,
-                 num_actions: int, obs_cfg: ObservationCfg, device: torch.device) -> None:
+                 num_actions: int, env_seed: int, obs_cfg: ObservationCfg, device: torch.device) -> None:
         self.cfg, self.enabled, self.device, self.obs_cfg = cfg, cfg.enabled, device, obs_cfg
         self.num_bodies = len(backend.body_names)
         self.clip, self.weight = action_cfg.clip, float(action_rate_weight)
         n = backend.num_envs
-        self.generator = torch.Generator().manual_seed(cfg.seed)
+        self.generator = torch.Generator().manual_seed(cfg.seed * 1_000_003 + env_seed)
         self.pool = self.scales = self.pool_index = None
         self.delay = None
         self.noise: torch.Tensor | None = None  # half-widths per observation entry, set on the first observation
