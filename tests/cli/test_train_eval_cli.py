@@ -76,3 +76,23 @@ def test_unknown_backend_is_one_line(tmp_path):
     assert result.returncode == 2
     assert result.stderr.strip().splitlines()[-1] == (
         "deepmimic train: error: unknown physics backend 'nope'; backends: mujoco, mujoco_warp, isaacgym")
+
+
+def test_eval_randomize_needs_settings_and_records_them(run_dir, tmp_path):
+    import torch
+
+    result = run_cli("eval", str(run_dir / "model_2.pt"), "--no-video", "--seconds", "1", "--num-envs", "2",
+                     "--randomize", "--out", str(tmp_path / "no"))
+    assert result.returncode == 2 and "trained without env.randomization settings" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    data = torch.load(run_dir / "model_2.pt", weights_only=True)  # as if trained with randomisation
+    data["experiment"]["env"]["randomization"] = {"enabled": True, "friction": [0.5, 1.0], "action_delay": [0, 2]}
+    path = tmp_path / "model_dr.pt"
+    torch.save(data, path)
+    for flag, randomized in (("--randomize", True), ("--no-video", False)):
+        out = tmp_path / f"eval_{randomized}"
+        result = run_cli("eval", str(path), "--no-video", flag, "--seconds", "1", "--num-envs", "2", "--out", str(out))
+        assert result.returncode == 0, result.stderr
+        metrics = json.loads((out / "metrics.json").read_text())
+        assert metrics["randomized"] is randomized and ("randomised physics" in result.stdout) is randomized
+        assert ("randomization" in metrics) is randomized

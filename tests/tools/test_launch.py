@@ -76,10 +76,10 @@ def test_graph_errors(tmp_path):
         find_graph("no_such_graph")
 
 
-GRAPH_ARGUMENTS = {"deploy": {"clip", "num_envs", "backend", "checkpoint", "simulate"},
+GRAPH_ARGUMENTS = {"deploy": {"character", "clip", "num_envs", "backend", "checkpoint", "simulate", "ros2_control"},
                    "train": {"config", "num_envs", "backend", "iterations", "run_dir", "resume"}}
 GRAPH_MODULES = {"deploy": {"deepmimic_sim.nodes.reference_motion_node", "deepmimic_sim.nodes.simulator_node",
-                            "deepmimic_policy.nodes.policy_node"},
+                            "deepmimic_policy.nodes.policy_node", "deepmimic_sim.nodes.ros2_control_bridge_node"},
                  "train": {"deepmimic_sim.nodes.simulator_node", "deepmimic_policy.nodes.trainer_node"}}
 
 
@@ -93,7 +93,9 @@ def test_project_graphs_parse(name):
     assert set(data["arguments"]) == GRAPH_ARGUMENTS[name]
     assert {node["module"] for node in data["nodes"]} == GRAPH_MODULES[name]
     graph = load_graph(path, {"num_envs": "8"})
-    assert [n.name for n in graph.nodes] == [node["name"] for node in data["nodes"]]
+    off_by_default = {"ros2_control_bridge"}  # enabled by ros2_control:=true
+    enabled = [node["name"] for node in data["nodes"] if node["name"] not in off_by_default]
+    assert [n.name for n in graph.nodes] == enabled
     simulator = next(n for n in graph.nodes if n.name == "simulator")
     assert simulator.parameters["num_envs"] == 8
     assert simulator.parameters.get("mode", "deploy") == name
@@ -104,6 +106,16 @@ def test_deploy_graph_without_the_simulator_for_a_robot():
     assert [n.name for n in graph.nodes] == ["policy", "reference_motion"]
     with pytest.raises(GraphError, match="enabled must be true or false"):
         load_graph(find_graph("deploy"), {"simulate": "maybe"})
+
+
+def test_deploy_graph_for_the_g1_behind_ros2_control():
+    graph = load_graph(find_graph("deploy"), {"character": "g1", "simulate": "false", "ros2_control": "true"})
+    bridge = next(n for n in graph.nodes if n.name == "ros2_control_bridge")
+    assert [n.name for n in graph.nodes] == ["policy", "reference_motion", "ros2_control_bridge"]
+    assert bridge.parameters_file == REPO / "config" / "robots" / "g1_ros2_control.yaml"
+    assert bridge.parameters["character"] == "g1" and len(bridge.parameters["controller_joints"]) == 29
+    reference = next(n for n in graph.nodes if n.name == "reference_motion")
+    assert reference.parameters["character"] == "g1" and reference.parameters["control_rate"] == 0.0
 
 
 def test_separate_processes_prefix_output_and_end_with_the_required_listener(loopback_dds):

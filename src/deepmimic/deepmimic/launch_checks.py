@@ -8,7 +8,9 @@ Checks: ``motion`` (a bundled clip name or a motion file that loads), ``checkpoi
 that loads, finite weights), ``experiment`` (an experiment YAML that validates), ``count`` (an
 integer >= 0), ``positive`` (an integer >= 1), ``bool``, ``backend`` (a registered physics
 backend, or '' for the experiment's), ``run_folder`` (usable with the graph's ``resume`` and
-``config`` arguments).
+``config`` arguments), ``character`` (a character that loads), ``ros2_control`` (a bool, true
+only with ``simulate:=false``). ``checkpoint`` also checks the policy's character against a
+``character`` argument.
 """
 
 from __future__ import annotations
@@ -40,10 +42,27 @@ def _motion(value: Any, _values: Mapping[str, Any]) -> None:
     load_motion(str(value))  # a bundled name or a file that reads (binary files are refused from their first KiB)
 
 
-def _checkpoint(value: Any, _values: Mapping[str, Any]) -> None:
+def _checkpoint(value: Any, values: Mapping[str, Any]) -> None:
     from deepmimic_policy.checkpoint import load_checkpoint
 
-    load_checkpoint(str(value))
+    data = load_checkpoint(str(value))
+    trained = (data.get("experiment") or {}).get("env", {}).get("character", "humanoid3d")
+    if "character" in values and trained != values["character"]:
+        raise ValueError(f"a policy for '{trained}', not for character:={values['character']} "
+                         f"(add character:={trained})")
+
+
+def _character(value: Any, _values: Mapping[str, Any]) -> None:
+    from deepmimic_mocap import load_character
+
+    load_character(str(value))
+
+
+def _ros2_control(value: Any, values: Mapping[str, Any]) -> None:
+    _bool(value, values)
+    if _typed(value) and _typed(values.get("simulate", False)):
+        raise ValueError("needs simulate:=false (the bridge stands in for the simulator: both would "
+                         "publish states)")
 
 
 def _experiment(value: Any, _values: Mapping[str, Any]) -> None:
@@ -82,6 +101,7 @@ def _run_folder(value: Any, values: Mapping[str, Any]) -> None:
 CHECKS: dict[str, Callable[[Any, Mapping[str, Any]], None]] = {
     "motion": _motion, "checkpoint": _checkpoint, "experiment": _experiment, "count": _integer(0),
     "positive": _integer(1), "bool": _bool, "backend": _backend, "run_folder": _run_folder,
+    "character": _character, "ros2_control": _ros2_control,
 }
 
 

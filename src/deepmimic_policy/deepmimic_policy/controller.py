@@ -36,14 +36,16 @@ class PolicyController:
     Args:
         checkpoint: ``model_<it>.pt``.
         device: Torch device of the actor.
-        control_dt: Seconds per control step (residual targets, future reference steps).
+        control_dt: Seconds per control step (residual targets, future reference steps); None: the
+            policy's own (its experiment's ``substeps`` times its character's physics step).
     """
 
-    def __init__(self, checkpoint: str | Path, device: str = "cpu", control_dt: float = CONTROL_DT) -> None:
-        self.device, self.control_dt = device, control_dt
+    def __init__(self, checkpoint: str | Path, device: str = "cpu", control_dt: float | None = CONTROL_DT) -> None:
+        self.device = device
         self.policy = Policy.load(checkpoint, device)
         self.character = self.policy.experiment.env.character
         self.kinematics = RobotKinematics(self.character)
+        self.control_dt = control_dt or self.kinematics.model.opt.timestep * self.policy.experiment.env.substeps
         self.mapping = JointMapping(self.kinematics.character)
         self._ranges = self.mapping.hinge_ranges()
         self._clips: dict[str, ReferenceClip] = {}

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -134,7 +134,7 @@ class Rollout:
 
 def make_eval_env(cfg: ImitationEnvCfg, seconds: float, num_envs: int, seed: int = 0,
                   motion: str | list[str] | None = None, device: str = "cpu",
-                  backend: str | None = None) -> ImitationEnv:
+                  backend: str | None = None, randomize: bool = False) -> ImitationEnv:
     """The evaluation environment: ``cfg`` with the overrides of the protocol, no automatic resets.
 
     Args:
@@ -146,6 +146,11 @@ def make_eval_env(cfg: ImitationEnvCfg, seconds: float, num_envs: int, seed: int
         device: Torch device of the environment.
         backend: Physics backend instead of the training one (e.g. ``mujoco`` for a policy trained on
             ``mujoco_warp``: the CPU reference physics).
+        randomize: Evaluate with the training's domain randomisation and observation noise
+            (``env.randomization``); off by default whatever the training used (nominal physics).
+
+    Raises:
+        ValueError: ``randomize`` for an experiment that configures no randomisation.
 
     Clips that do not loop start at their first frame (see the module docstring).
     """
@@ -157,11 +162,22 @@ def make_eval_env(cfg: ImitationEnvCfg, seconds: float, num_envs: int, seed: int
         cfg = replace(cfg, motions=[motion] if isinstance(motion, str) else list(motion), motion_weights=None)
     if backend is not None:
         cfg = replace(cfg, backend=backend)
+    if randomize and not randomization_configured(cfg):
+        raise ValueError("--randomize: the policy's experiment configures no randomisation (env.randomization: "
+                         "friction, mass, kp, kd, action_delay or observation_noise)")
+    cfg = replace(cfg, randomization=replace(cfg.randomization, enabled=bool(randomize)))
     env = ImitationEnv(cfg, auto_reset=False)
     if not bool(env.motion_lib.loop_wrap.any()):  # whole-clip evaluation from the first frame
         env.reset(times=torch.zeros(num_envs))
     env.record_tracking = True
     return env
+
+
+def randomization_configured(cfg: ImitationEnvCfg) -> bool:
+    """Whether ``cfg.randomization`` names anything to randomise (whether or not it is enabled)."""
+    r = cfg.randomization
+    return any(v is not None for v in (r.friction, r.mass, r.kp, r.kd, r.action_delay)) or any(
+        (r.observation_noise or {}).values())
 
 
 def success_criterion(env: ImitationEnv, seconds: float) -> dict[str, Any]:
@@ -267,7 +283,7 @@ def default_out_dir(checkpoint: str | Path) -> Path:
 def evaluate_checkpoint(checkpoint: str | Path, seconds: float = 20.0, num_envs: int = 32,
                         out_dir: str | Path | None = None, video: bool = True, seed: int = 0,
                         motion: str | list[str] | None = None, device: str = "cpu",
-                        backend: str | None = None) -> dict[str, Any]:
+                        backend: str | None = None, randomize: bool = False) -> dict[str, Any]:
     """Evaluate a checkpoint's policy (see the module docstring for the protocol).
 
     Args:
@@ -280,6 +296,8 @@ def evaluate_checkpoint(checkpoint: str | Path, seconds: float = 20.0, num_envs:
         motion: Clip(s) to evaluate on instead of the training clips.
         device: Torch device.
         backend: Physics backend instead of the checkpoint's (``mujoco``, ``mujoco_warp``).
+        randomize: With the training's domain randomisation (``make_eval_env``); recorded in the
+            metrics as ``randomized`` (and the settings as ``randomization``).
 
     Returns:
         ``{"metrics": dict, "metrics_path": Path, "video_path": Path | None}``.
@@ -288,7 +306,7 @@ def evaluate_checkpoint(checkpoint: str | Path, seconds: float = 20.0, num_envs:
         CheckpointError: Missing, damaged or foreign checkpoint.
     """
     policy = Policy.load(checkpoint, device)
-    env = make_eval_env(policy.experiment.env, seconds, num_envs, seed, motion, device, backend)
+    env = make_eval_env(policy.experiment.env, seconds, num_envs, seed, motion, device, backend, randomize)
     rollout = run_rollout(policy, env, record_env=0 if video else None)
     out = Path(out_dir) if out_dir is not None else default_out_dir(checkpoint)
     out.mkdir(parents=True, exist_ok=True)
@@ -296,8 +314,11 @@ def evaluate_checkpoint(checkpoint: str | Path, seconds: float = 20.0, num_envs:
         "checkpoint": str(checkpoint), "iteration": policy.iteration, "samples_trained": policy.samples,
         "clips": list(env.cfg.motions), "character": env.cfg.character, "seconds": float(seconds),
         "seed": seed, "control_dt_s": env.control_dt, "success_mpjpe_threshold_m": FAIL_MPJPE_M,
-        "backend": env.cfg.backend, **success_criterion(env, seconds), **rollout.summary(),
+        "backend": env.cfg.backend, "randomized": bool(randomize), **success_criterion(env, seconds),
+        **rollout.summary(),
     }
+    if randomize:
+        metrics["randomization"] = asdict(env.cfg.randomization)
     if "clip_seconds" in metrics:  # non-looping: survival means reaching the clip's end
         metrics["reached_clip_end"] = metrics.pop("survival")
     video_path, note = _try_video(rollout, out / "rollout.mp4", env.cfg.character) if video else (None, "disabled")

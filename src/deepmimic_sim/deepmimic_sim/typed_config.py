@@ -6,7 +6,8 @@ chains, command-line overrides):
 - ``from_dict(cls, data)`` builds dataclass ``cls`` from a mapping. Each key must be a field;
   each value must have the field's annotated type (``int``, ``float``, ``bool``, ``str``,
   ``list[T]``, ``dict[str, T]``, ``X | None``, a nested dataclass) and lie within the range the
-  field declares with ``bounded`` (``minimum``, ``maximum``, ``choices``).
+  field declares with ``bounded`` (``minimum``, ``maximum``, ``choices``; for a list, each item;
+  for a mapping, each value, and ``keys`` its keys; ``pair``: a ``[low, high]`` list).
 - ``load_yaml_config(cls, path, section)`` reads a YAML file (and the files it names with
   ``base:``, relative to it) into ``cls``; errors name the file and line.
 - ``override(cfg, {"env.num_envs": 8})`` applies dotted overrides with ``dataclasses.replace``,
@@ -35,15 +36,20 @@ class ConfigError(ValueError):
 
 
 def bounded(default: Any, *, minimum: float | None = None, maximum: float | None = None,
-            choices: tuple[Any, ...] | None = None, exclusive_minimum: bool = False) -> Any:
+            choices: tuple[Any, ...] | None = None, exclusive_minimum: bool = False, pair: bool = False,
+            keys: tuple[str, ...] | None = None) -> Any:
     """A dataclass field with a declared range (checked by ``from_dict`` and ``override``).
 
     Args:
-        default: The default value.
-        minimum, maximum: Inclusive bounds of a number (``exclusive_minimum``: the value must exceed ``minimum``).
+        default: The default value (``None``, a number, a string; not a list or a mapping).
+        minimum, maximum: Inclusive bounds of a number, or of each item of a list or value of a
+            mapping (``exclusive_minimum``: the value must exceed ``minimum``).
         choices: The allowed values.
+        pair: The value is a list ``[low, high]`` with ``low <= high``.
+        keys: The allowed keys of a mapping.
     """
-    meta = {"minimum": minimum, "maximum": maximum, "choices": choices, "exclusive_minimum": exclusive_minimum}
+    meta = {"minimum": minimum, "maximum": maximum, "choices": choices, "exclusive_minimum": exclusive_minimum,
+            "pair": pair, "keys": keys}
     return dataclasses.field(default=default, metadata={"range": meta})
 
 
@@ -107,6 +113,19 @@ def _convert(value: Any, tp: Any, where: str) -> Any:
 
 def _check_range(value: Any, meta: Mapping[str, Any], where: str) -> None:
     if value is None:
+        return
+    if isinstance(value, list):
+        if meta.get("pair") and (len(value) != 2 or value[0] > value[1]):
+            raise ConfigError(f"{where} = {shown(value)}: expected [low, high] with low <= high")
+        for i, item in enumerate(value):
+            _check_range(item, meta, f"{where}[{i}]")
+        return
+    if isinstance(value, dict):
+        allowed = meta.get("keys")
+        for key, item in value.items():
+            if allowed is not None and key not in allowed:
+                raise ConfigError(f"{where}.{key}: unknown key; valid keys: {', '.join(allowed)}")
+            _check_range(item, meta, f"{where}.{key}")
         return
     choices = meta.get("choices")
     if choices is not None and value not in choices:

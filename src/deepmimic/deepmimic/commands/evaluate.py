@@ -51,6 +51,9 @@ def _add_eval(subparsers: argparse._SubParsersAction) -> None:
     ev.add_argument("--motion", help="evaluate on this clip instead of the training clip(s)")
     ev.add_argument("--backend", choices=("mujoco", "mujoco_warp"),
                     help="physics backend instead of the checkpoint's (e.g. mujoco for a policy trained on the GPU)")
+    ev.add_argument("--randomize", action="store_true",
+                    help="evaluate with the training's domain randomisation and observation noise "
+                         "(env.randomization; default: nominal physics): the sim-to-sim robustness check")
     ev.set_defaults(handler=run_eval)
 
 
@@ -89,12 +92,20 @@ def format_table(metrics: dict[str, Any]) -> str:
 def run_eval(args: argparse.Namespace) -> int:
     """Evaluate, print the table and where the files went."""
     _check(args)
-    from deepmimic_policy.evaluate import evaluate_checkpoint
+    from deepmimic_policy.evaluate import evaluate_checkpoint, randomization_configured
+    from deepmimic_policy.policy import Policy
 
+    from deepmimic.cli import CommandError
+
+    if args.randomize and not randomization_configured(Policy.load(args.checkpoint).experiment.env):
+        raise CommandError(f"--randomize: {args.checkpoint} was trained without env.randomization settings "
+                           "(friction, mass, kp, kd, action_delay, observation_noise): nothing to randomise")
     result = evaluate_checkpoint(args.checkpoint, seconds=args.seconds, num_envs=args.num_envs, out_dir=args.out,
-                                 video=not args.no_video, seed=args.seed, motion=args.motion, backend=args.backend)
+                                 video=not args.no_video, seed=args.seed, motion=args.motion, backend=args.backend,
+                                 randomize=args.randomize)
     metrics = result["metrics"]
-    print(f"{args.checkpoint}: {metrics['rollouts']} rollouts of {args.seconds:g} s")
+    physics = "randomised physics" if metrics["randomized"] else "nominal physics"
+    print(f"{args.checkpoint}: {metrics['rollouts']} rollouts of {args.seconds:g} s, {physics}")
     print(format_table(metrics))
     print(f"success means: {metrics['success_criterion']}")
     causes = metrics.get("terminations_by_cause") or {}

@@ -8,17 +8,27 @@ order of ``states``). The reference's clip time is moved to the state's stamp. M
 wrongly named messages are dropped (logged, counted). Services: ``compute_action`` (observations ->
 actions, batched) and ``load_policy`` (swap checkpoints; a failing one leaves the old policy).
 
-Parameters: ``checkpoint`` (required), ``device``, ``control_rate`` (Hz, as trained),
+Parameters: ``checkpoint`` (required), ``device``, ``control_rate`` (Hz, as trained; 0, the
+default: the checkpoint's own rate, e.g. 30 Hz humanoid3d, 50 Hz G1),
 ``follow_checkpoints`` (load each path the trainer node publishes on ``checkpoints``),
 ``clips`` (reference clips loaded at start-up; default the policy's training clips; another clip
 named by the reference is loaded when it first appears).
 Start it before the simulator (or call ``reset`` once it is up): then it answers the initial state
 before the first physics step and the graph steps exactly the trajectory ``ImitationEnv`` would.
+
+Safety layer (``deepmimic_sim.command_safety``, the one the simulator node and the bridge use):
+every target is clamped to the joint limits (widened by ``limit_slack`` rad, default 0.3 as the
+simulator's; 0: the limits themselves), its rate of change to ``max_target_rate`` rad/s and its
+distance from the measured position to ``torque_margin`` x torque limit / kp; the counts are
+logged at most once a second. Stale states: when no state has arrived for ``state_timeout`` s
+(default 0.1), the node publishes the last safe targets again every control period (the robot
+holds its pose instead of a downstream timeout ramping it), logged once; a fresh state ends the hold.
 """
 
 from __future__ import annotations
 
 import numpy as np
+from deepmimic_sim.command_safety import LIMIT_SLACK, MAX_RATE, TORQUE_MARGIN, CommandSafety, SafetyLimits
 from deepmimic_sim.robot_state import RootArrays, state_from_arrays
 from deepmimic_transport.messages import deepmimic_interfaces, nav_msgs, sensor_msgs, std_msgs
 from deepmimic_transport.node_main import pose_arrays, run_node
@@ -44,17 +54,26 @@ class PolicyNode:
         self.node = node
         checkpoint = node.declare_parameter("checkpoint", "")
         device = node.declare_parameter("device", "cpu")
-        rate = float(node.declare_parameter("control_rate", 30.0))
+        rate = float(node.declare_parameter("control_rate", 0.0))
         if not checkpoint:
             raise ValueError("parameter 'checkpoint' is required (a model_<it>.pt file)")
-        self.controller = PolicyController(checkpoint, device, 1.0 / rate)
+        self.controller = PolicyController(checkpoint, device, 1.0 / rate if rate > 0 else None)
         # Load the reference clips now, not in the first callback (a first answer seconds late).
         for clip in node.declare_parameter("clips", list(self.controller.policy.experiment.env.motions)):
             self.controller.clip(clip)
         self.names = self.controller.hinge_names
         self.states = self.odom = self.reference = None
         self.acted_stamp = None
-        self.commands_sent = 0
+        self.commands_sent = self.held_steps = 0
+        self.safety = CommandSafety(SafetyLimits.from_model(
+            self.controller.kinematics.model, self.names, float(node.declare_parameter("max_target_rate", MAX_RATE)),
+            float(node.declare_parameter("torque_margin", TORQUE_MARGIN)),
+            float(node.declare_parameter("limit_slack", LIMIT_SLACK))))
+        self.state_timeout = float(node.declare_parameter("state_timeout", 0.1))
+        if self.state_timeout <= 0:
+            raise ValueError(f"state_timeout must be > 0 s, got {self.state_timeout}")
+        self.state_time: float | None = None  # when the newest state arrived (this node's clock)
+        self.holding = False
         self.commands_pub = node.create_publisher(std_msgs.Float64MultiArray, "commands", "latest")
         self.subscriptions = {
             "states": node.create_subscription(sensor_msgs.JointState, "states", self.on_states, "sensor_data"),
@@ -67,7 +86,9 @@ class PolicyNode:
         if node.declare_parameter("follow_checkpoints", False):
             self.subscriptions["checkpoints"] = node.create_subscription(std_msgs.String, "checkpoints",
                                                                          self.on_checkpoint, "latched")
-        node.get_logger().info(f"policy {checkpoint} (iteration {self.controller.policy.iteration})")
+        self.watchdog = node.create_timer(self.controller.control_dt, self.on_watchdog)
+        node.get_logger().info(f"policy {checkpoint} (iteration {self.controller.policy.iteration}) at "
+                               f"{1 / self.controller.control_dt:g} Hz")
 
     def on_reference(self, msg) -> None:
         """Keep the latest reference frame."""
@@ -78,7 +99,10 @@ class PolicyNode:
         """Keep the joint states; act when the odometry of the same stamp is there."""
         validate_joint_state(msg, expected_names=self.names)
         check_length("velocity", msg.velocity, len(self.names))
-        self.states = msg
+        self.states, self.state_time = msg, self.node.now()
+        if self.holding:
+            self.holding = False
+            self.node.get_logger().info("states are back: acting on them")
         self.act()
 
     def on_odom(self, msg) -> None:
@@ -107,10 +131,31 @@ class PolicyNode:
         ref = self.reference
         ref_time = reference_time(ref.clip_time, ref.header.stamp.to_seconds(), stamp)
         targets = self.controller.targets(qpos, qvel, ref.clip_name, ref_time)
+        now = self.node.now()
+        self.publish(self.safety(targets, qpos[7:], now))
+        line = self.safety.warning(now)
+        if line:
+            self.node.get_logger().warning(line)
+
+    def publish(self, targets: np.ndarray) -> None:
+        """Publish PD targets on ``commands``."""
         msg = std_msgs.Float64MultiArray(data=targets.tolist())
         msg.layout.dim = [std_msgs.MultiArrayDimension(label="joints", size=len(targets), stride=len(targets))]
         self.commands_pub.publish(msg)
         self.commands_sent += 1
+
+    def on_watchdog(self) -> None:
+        """Stale states (none for ``state_timeout`` s): hold the pose, i.e. send the last safe targets again."""
+        if self.state_time is None or self.safety.previous is None:
+            return
+        now = self.node.now()
+        if now - self.state_time <= self.state_timeout:
+            return
+        if not self.holding:
+            self.holding = True
+            self.node.get_logger().warning(f"no state for {now - self.state_time:.2f} s: holding the last targets")
+        self.publish(self.safety.previous)
+        self.held_steps += 1
 
     def on_compute_action(self, request, response):
         """Actions for a batch of observations (InvalidMessageError: a failure response)."""

@@ -96,7 +96,9 @@ class MujocoCpuBackend(PhysicsBackend):
         self.nthread = 0 if nthread <= 1 else nthread
         self._rollout = rollout.Rollout(nthread=self.nthread)
         self._datas = [mujoco.MjData(self.model) for _ in range(max(1, self.nthread))]
-        self._models = [self.model] * self.num_envs
+        self._models = [self.model] * self.num_envs  # one per row; set_env_models for randomised physics
+        self._model_rows = np.full(self.num_envs, self.model, dtype=object)  # the same, indexable by env ids
+        self._stepped_models = [self.model]  # the distinct models in _models (their sensor flag is toggled)
 
     def _init_buffers(self) -> None:
         """State, readings and the rollouts' input/output arrays, allocated once."""
@@ -136,6 +138,20 @@ class MujocoCpuBackend(PhysicsBackend):
         if getattr(self, "_rollout", None) is not None:
             self._rollout.close()
             self._rollout = None
+
+    def set_env_models(self, models: np.ndarray, distinct: list[mujoco.MjModel]) -> None:
+        """Step each environment with its own physics model (domain randomisation).
+
+        Args:
+            models: One ``MjModel`` per environment (an object array ``(num_envs,)``), each a copy
+                of ``model`` with other parameters (friction, masses, gains), never other sizes.
+            distinct: The different models among them (a pool), so ``step`` can switch their
+                sensors off and on without a loop over environments.
+        """
+        if len(models) != self.num_envs:
+            raise ValueError(f"models: expected {self.num_envs}, got {len(models)}")
+        self._model_rows = np.asarray(models, dtype=object)
+        self._models, self._stepped_models = self._model_rows.tolist(), list(distinct)
 
     # ------------------------------------------------------------------------------ input checks
     def _rows(self, values: torch.Tensor | np.ndarray, shape: tuple[int, ...], name: str) -> np.ndarray:
@@ -182,17 +198,19 @@ class MujocoCpuBackend(PhysicsBackend):
         self._state[ids] = rows
         sensordata = np.empty((k, 1, m.nsensordata))
         ctrl = np.ascontiguousarray(qpos_np[:, None, 7:])
-        self._diverged[ids] = self._probe(rows, ctrl, np.empty((k, 1, rows.shape[1])), sensordata)
+        self._diverged[ids] = self._probe(rows, ctrl, np.empty((k, 1, rows.shape[1])), sensordata, ids)
         self._sensordata[ids] = sensordata[:, 0]
         self._contact[ids] = sensordata[:, 0, self._layout.contact] > 0
 
-    def _probe(self, rows: np.ndarray, ctrl: np.ndarray, state_out: np.ndarray, sensor_out: np.ndarray) -> np.ndarray:
-        """One physics step from ``rows`` with sensors on: ``sensor_out[:, 0]`` are the readings at ``rows``.
+    def _probe(self, rows: np.ndarray, ctrl: np.ndarray, state_out: np.ndarray, sensor_out: np.ndarray,
+               ids: np.ndarray | None = None) -> np.ndarray:
+        """One physics step from ``rows`` (of environments ``ids``, default all) with sensors on:
+        ``sensor_out[:, 0]`` are the readings at ``rows``.
 
         Returns:
             The rows MuJoCo stopped (rejected their state). Shape: ``(len(rows),)``, bool.
         """
-        models = self._models if len(rows) == self.num_envs else [self.model] * len(rows)
+        models = self._models if ids is None else self._model_rows[ids].tolist()
         self._rollout.rollout(models, self._datas, rows, ctrl, nstep=1, state=state_out, sensordata=sensor_out,
                               skip_checks=True)
         return ~(state_out[:, 0, self._time] - rows[:, self._time] >= 0.5 * self.physics_dt)
@@ -209,12 +227,14 @@ class MujocoCpuBackend(PhysicsBackend):
         self._probe_ctrl[:, 0] = self._targets
         time0 = self._state[:, self._time].copy()
         flags = self.model.opt.disableflags
-        self.model.opt.disableflags = flags | _NO_SENSORS  # readings come from the probe
+        for model in self._stepped_models:
+            model.opt.disableflags = flags | _NO_SENSORS  # readings come from the probe
         try:
             self._rollout.rollout(self._models, self._datas, self._state, self._ctrl, nstep=self.substeps,
                                   state=self._out_state, sensordata=None, skip_checks=True)
         finally:
-            self.model.opt.disableflags = flags
+            for model in self._stepped_models:
+                model.opt.disableflags = flags
         self._state[:] = self._out_state[:, -1]
         stalled = ~(self._state[:, self._time] - time0 >= (self.substeps - 0.5) * self.physics_dt)
         stalled |= self._probe(self._state, self._probe_ctrl, self._probe_state, self._probe_sensordata)

@@ -99,6 +99,22 @@ def state_slices(model: mujoco.MjModel) -> tuple[int, slice, slice]:
     return offsets[mujoco.mjtState.mjSTATE_TIME], slice(qpos0, qpos0 + model.nq), slice(qvel0, qvel0 + model.nv)
 
 
+def rest_qpos(model: mujoco.MjModel) -> np.ndarray:
+    """The character's standing pose ``(nq,)``: the model's ``home`` keyframe (robots such as the G1,
+    whose all-zero pose has straight knees), else ``qpos0`` (humanoid3d stands in it)."""
+    key = next((i for i in range(model.nkey) if model.key(i).name == "home"), None)
+    return (model.key_qpos[key] if key is not None else model.qpos0).astype(np.float64).copy()
+
+
+def control_substeps(character: Character) -> int:
+    """Physics steps per control step: the shipped model's timestep at the character's control rate
+    (humanoid3d: 1/300 s at 30 Hz = 10; G1: 0.005 s at 50 Hz = 4)."""
+    from ..model.controller import load_controller
+
+    model, _ = load_model(character, None)
+    return max(1, round(1.0 / (load_controller(character).control_hz * model.opt.timestep)))
+
+
 def load_model(character: Character, model_path: str | os.PathLike | None) -> tuple[mujoco.MjModel, list[str]]:
     """Compile the character's MJCF with the backend's sensors; also return the hinge names.
 

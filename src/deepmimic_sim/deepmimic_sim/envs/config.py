@@ -11,8 +11,12 @@ from pathlib import Path
 
 from ..typed_config import ConfigError, bounded, from_dict, load_yaml_config
 
-__all__ = ["ActionCfg", "ConfigError", "ImitationEnvCfg", "ObservationCfg", "RewardCfg", "TerminationCfg",
-           "from_dict", "load_env_config"]
+__all__ = ["NOISE_GROUPS", "ActionCfg", "ConfigError", "ImitationEnvCfg", "ObservationCfg", "RandomizationCfg",
+           "RewardCfg", "TerminationCfg", "from_dict", "load_env_config"]
+
+#: Observation groups that ``RandomizationCfg.observation_noise`` may name (the measured state;
+#: phase and reference targets come from the clip and carry no noise).
+NOISE_GROUPS = ("root_height", "body_pos", "body_quat", "body_lin_vel", "body_ang_vel")
 
 
 @dataclass
@@ -27,6 +31,9 @@ class RewardCfg:
         root_weight, root_scale: Root pose and velocity, world (DeepMimic's released code: weight 0.2,
             scale 5; off in the paper). Without it nothing rewards staying on the reference's path.
         use_joint_weights: Weight joints by DeepMimic's ``DiffWeight`` instead of equally.
+        action_rate_weight: Action-rate penalty: ``action_rate_weight * sum_i (a_i - a_i_prev)^2`` is
+            subtracted from the reward (``a``: the clipped, normalised actions; 0 on an episode's
+            first step), logged as ``reward/action_rate`` (the sum, unweighted). 0: off.
     """
 
     pose_weight: float = bounded(0.65, minimum=0.0)
@@ -40,6 +47,7 @@ class RewardCfg:
     root_weight: float = bounded(0.0, minimum=0.0)
     root_scale: float = bounded(5.0, minimum=0.0)
     use_joint_weights: bool = False
+    action_rate_weight: float = bounded(0.0, minimum=0.0)
 
 
 @dataclass
@@ -95,6 +103,41 @@ class ActionCfg:
 
 
 @dataclass
+class RandomizationCfg:
+    """Domain randomisation and observation noise for sim-to-real transfer (``envs/randomization.py``).
+
+    Off unless ``enabled``; each range is ``[low, high]`` (uniform) or ``None`` (not randomised).
+    Every environment draws its physics and delay again at each reset.
+
+    Attributes:
+        enabled: Master switch. ``deepmimic eval`` evaluates with it off unless ``--randomize``.
+        friction: Scale of every geom's sliding friction (the floor's too, so the contact's
+            friction, the larger of the two, scales the same). One draw per environment.
+        mass: Scale of each link's mass and inertia, one draw per link.
+        kp: Scale of each position actuator's stiffness, one draw per actuator.
+        kd: Scale of each position actuator's damping, one draw per actuator.
+        action_delay: Control steps ``[min, max]`` between a policy's targets and the physics
+            (drawn per environment, integers).
+        observation_noise: Half-width of uniform noise added to each observation group, in the
+            group's units (``NOISE_GROUPS``: m, quaternion components, m/s, rad/s).
+        pool_size: Randomised physics models kept; each environment takes one of them at random
+            at every reset (a model copy per environment would cost about 0.9 MB each).
+        seed: Seed of the randomisation's own random numbers (apart from the initial states'),
+            combined with the environment's ``seed``.
+    """
+
+    enabled: bool = False
+    friction: list[float] | None = bounded(None, minimum=0.0, pair=True)
+    mass: list[float] | None = bounded(None, minimum=0.0, pair=True)
+    kp: list[float] | None = bounded(None, minimum=0.0, pair=True)
+    kd: list[float] | None = bounded(None, minimum=0.0, pair=True)
+    action_delay: list[int] | None = bounded(None, minimum=0, maximum=10, pair=True)
+    observation_noise: dict[str, float] | None = bounded(None, minimum=0.0, keys=NOISE_GROUPS)
+    pool_size: int = bounded(32, minimum=1)
+    seed: int = 1
+
+
+@dataclass
 class ImitationEnvCfg:
     """The whole environment.
 
@@ -108,7 +151,7 @@ class ImitationEnvCfg:
         substeps: Physics steps per control step (300 Hz physics / 10 = 30 Hz control).
         device: Torch device for observations and rewards.
         seed: Seed of the environment's random numbers (initial states).
-        reward, termination, observation, action: See their classes.
+        reward, termination, observation, action, randomization: See their classes.
     """
 
     character: str = "humanoid3d"
@@ -123,6 +166,7 @@ class ImitationEnvCfg:
     termination: TerminationCfg = field(default_factory=TerminationCfg)
     observation: ObservationCfg = field(default_factory=ObservationCfg)
     action: ActionCfg = field(default_factory=ActionCfg)
+    randomization: RandomizationCfg = field(default_factory=RandomizationCfg)
 
 
 def load_env_config(path: str | Path) -> ImitationEnvCfg:

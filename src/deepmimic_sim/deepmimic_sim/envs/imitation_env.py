@@ -28,6 +28,7 @@ from ..model.joint_mapping import JointMapping
 from . import metrics, rewards, terminations
 from . import observations as obs_fn
 from .config import ConfigError, ImitationEnvCfg
+from .randomization import TransferTerms
 
 
 class ImitationEnv:
@@ -55,6 +56,8 @@ class ImitationEnv:
         self.max_episode_steps = int(round(cfg.termination.episode_length_s / self.control_dt))
         self.num_actions = self.mapping.num_hinges
         self.generator = torch.Generator(device=self.device).manual_seed(cfg.seed)
+        self.transfer = TransferTerms(cfg.randomization, cfg.action, cfg.reward.action_rate_weight, self.backend,
+                                      self.num_actions, cfg.seed, cfg.observation, self.device)
         self._init_constants()
         self.motion_ids = torch.zeros(self.num_envs, dtype=torch.long, device=self.device)
         self.start_times = torch.zeros(self.num_envs, dtype=torch.float64, device=self.device)
@@ -168,6 +171,7 @@ class ImitationEnv:
         self.episode_steps[env_ids] = 0
         frames = self.motion_lib.get_frames(ids, times)
         qpos, qvel = self.mapping.reference_state(frames)
+        self.transfer.on_reset(env_ids)
         self.backend.reset(env_ids, qpos.double(), qvel.double())
 
     # ----------------------------------------------------------------------------------- step
@@ -200,9 +204,10 @@ class ImitationEnv:
         """
         ref, ref_pose = self._next_reference()  # the residual's base now, the reward's reference after the step
         targets, nonfinite = self._targets(actions, ref)
-        self.backend.step(targets.double())
+        self.backend.step(self.transfer.delayed(targets).double())
         self.episode_steps += 1
         reward, terms, ref_body_pos = self._reward(ref, ref_pose)
+        reward = self.transfer.penalised(reward, terms, actions)
         diverged = self.backend.diverged.to(self.device)
         causes = {**self._termination_causes(ref_body_pos), "diverged": diverged}
         terminated = causes["fell"] | causes["drifted"] | diverged
@@ -305,5 +310,6 @@ class ImitationEnv:
             future.append(self.motion_lib.body_pose(frames))
             if k == 1:
                 self._remember_next(frames, future[-1], env_ids)
-        return obs_fn.policy_observation(b.body_pos_w[rows].float(), b.body_quat_w[rows].float(),
-                                         b.body_lin_vel_w[rows].float(), b.body_ang_vel_w[rows].float(), phase, future)
+        return self.transfer.observed(obs_fn.policy_observation(
+            b.body_pos_w[rows].float(), b.body_quat_w[rows].float(), b.body_lin_vel_w[rows].float(),
+            b.body_ang_vel_w[rows].float(), phase, future))

@@ -2,7 +2,7 @@
 
 Parameters (``config/deploy.yaml``, section ``reference_motion``):
 ``motion`` (bundled name or path, any format; retargeted when needed), ``character``,
-``bone_map`` ("" = default), ``control_rate`` (Hz), ``frame_id``.
+``bone_map`` ("" = default), ``control_rate`` (Hz; 0: the character's, 30 humanoid3d, 50 G1), ``frame_id``.
 
 Clip time counts from the node's start (its first frame is for time 0). Each frame is stamped
 with the node's clock at the time it is for, so a consumer can align it with other stamps. The
@@ -11,6 +11,7 @@ computation is ``deepmimic_sim.reference.ReferenceClip`` (MotionLib + JointMappi
 
 from __future__ import annotations
 
+from deepmimic_sim.model.controller import load_controller
 from deepmimic_sim.reference import ReferenceClip, ReferenceSample
 from deepmimic_transport.messages import builtin_interfaces, deepmimic_interfaces
 
@@ -27,9 +28,10 @@ class ReferenceMotionNode:
         motion = node.declare_parameter("motion", "walk")
         character = node.declare_parameter("character", "humanoid3d")
         bone_map = node.declare_parameter("bone_map", "")
-        rate = float(node.declare_parameter("control_rate", 30.0))
+        rate = float(node.declare_parameter("control_rate", 0.0))
         self.frame_id = node.declare_parameter("frame_id", "world")
         self.clip = ReferenceClip(motion, character, bone_map=bone_map or None)
+        rate = rate or load_controller(self.clip.character).control_hz
         self.clip_name = str(motion)
         self.publisher = node.create_publisher(deepmimic_interfaces.ReferenceFrame, "reference", "reliable")
         node.create_service(deepmimic_interfaces.GetMotion, "get_motion", self.on_get_motion)

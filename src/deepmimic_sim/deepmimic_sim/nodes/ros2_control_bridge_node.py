@@ -21,15 +21,17 @@ Parameters: ``character`` (humanoid3d), ``joint_names`` (model hinge order; defa
 character's), ``controller`` (forward_position_controller), ``controller_joints`` (robot joint
 names in the controller's order; default the model order, in robot names), ``joint_map``
 (``["robot_joint:model_joint", ...]``; robot names not listed are taken as model names),
-``restamp_odom`` (true), ``max_odom_age`` (s, 0.1).
+``restamp_odom`` (true), ``max_odom_age`` (s, 0.1), ``control_rate`` (Hz of the hold timer; 0:
+the character's).
 
 Every command passes the safety layer (``deepmimic_sim.command_safety``; parameters
-``max_target_rate``, ``torque_margin``): absurd ones are dropped, the others clamped to the joint
-limits, rate and torque (against joint states at most ``max_state_age`` s old), counted and reported
-at most once a second. After ``command_timeout`` s without a command the bridge itself ramps the
-controller's targets over ``ramp_time`` s to the hold pose (``hold_pose``: ``rest``, the model's
-standing pose, default; ``timeout``: the measured pose) and holds it (``command_hold``), logged,
-instead of leaving the controller on the last command.
+``max_target_rate``, ``torque_margin``, ``limit_slack``: rad beyond the joint limits allowed, 0.3):
+absurd ones are dropped, the others clamped to the joint limits, rate and torque (against joint
+states at most ``max_state_age`` s old), counted and reported at most once a second. After
+``command_timeout`` s without a command the bridge itself ramps the controller's targets over
+``ramp_time`` s to the hold pose (``hold_pose``: ``rest``, the model's standing pose, default;
+``timeout``: the measured pose) and holds it (``command_hold``), logged, instead of leaving the
+controller on the last command.
 
 The name logic is ``deepmimic_sim.joint_order``; this node only wires it to topics.
 """
@@ -47,10 +49,11 @@ from deepmimic_transport.validation import (
 import deepmimic_transport as transport
 from deepmimic_mocap import load_character
 
+from ..backends.mujoco_model import load_model, rest_qpos
 from ..command_hold import CommandHold
-from ..command_safety import COMMANDS_QOS, MAX_RATE, TORQUE_MARGIN, CommandSafety, SafetyLimits
+from ..command_safety import COMMANDS_QOS, LIMIT_SLACK, MAX_RATE, TORQUE_MARGIN, CommandSafety, SafetyLimits
 from ..joint_order import JointOrderError, JointReorder, OdomPairing, command_indices, parse_joint_map, reorder
-from ..model.character_mjcf import hinge_names
+from ..model.controller import load_controller
 
 
 class Ros2ControlBridgeNode:
@@ -59,7 +62,7 @@ class Ros2ControlBridgeNode:
     def __init__(self, node: transport.Node) -> None:
         self.node = node
         character = node.declare_parameter("character", "humanoid3d")
-        model_names = hinge_names(load_character(character))
+        model, model_names = load_model(load_character(character), None)
         self.joint_names = list(node.declare_parameter("joint_names", model_names))
         if self.joint_names != model_names:
             raise ValueError(f"joint_names must be the model's hinges in order: {model_names}")
@@ -74,14 +77,15 @@ class Ros2ControlBridgeNode:
         self.reorder_states = JointReorder(self.joint_names, self.joint_map, "joint_states")
         self._last_error = ""
         self.states_sent = self.commands_sent = self.odom_sent = 0
-        self.safety = CommandSafety(SafetyLimits.for_character(
-            character, max_rate=float(node.declare_parameter("max_target_rate", MAX_RATE)),
-            torque_margin=float(node.declare_parameter("torque_margin", TORQUE_MARGIN))))
+        self.safety = CommandSafety(SafetyLimits.from_model(
+            model, model_names, max_rate=float(node.declare_parameter("max_target_rate", MAX_RATE)),
+            torque_margin=float(node.declare_parameter("torque_margin", TORQUE_MARGIN)),
+            limit_slack=float(node.declare_parameter("limit_slack", LIMIT_SLACK))))
         self.hold: CommandHold | None = None  # created by the first command
         hold_pose = node.declare_parameter("hold_pose", "rest")
         if hold_pose not in ("rest", "timeout"):
             raise ValueError(f"hold_pose must be 'rest' or 'timeout', got {hold_pose!r}")
-        self.hold_pose = np.zeros(len(self.joint_names)) if hold_pose == "rest" else None  # humanoid3d rest: 0
+        self.hold_pose = rest_qpos(model)[7:] if hold_pose == "rest" else None  # standing (the G1's `home`)
         self.command_timeout = float(node.declare_parameter("command_timeout", 0.5))
         self.ramp_time = float(node.declare_parameter("ramp_time", 1.0))
         self.max_state_age = float(node.declare_parameter("max_state_age", 0.1))
@@ -100,8 +104,9 @@ class Ros2ControlBridgeNode:
         self.commands_sub = node.create_subscription(std_msgs.Float64MultiArray, "commands", self.on_commands,
                                                      COMMANDS_QOS)
         # Stale commands: the controller would hold the last one for ever; ramp to the pose instead.
-        self.hold_timer = node.create_timer(1.0 / float(node.declare_parameter("control_rate", 30.0)),
-                                            self.on_hold_timer)
+        rate = float(node.declare_parameter("control_rate", 0.0))
+        rate = rate or load_controller(load_character(character)).control_hz
+        self.hold_timer = node.create_timer(1.0 / rate, self.on_hold_timer)
         unsent = sorted(set(self.joint_names) - {self.joint_names[i] for i in self.command_index})
         if unsent:
             node.get_logger().warning(f"controller_joints leave {len(unsent)} model joint(s) uncommanded: {unsent}")

@@ -11,7 +11,8 @@ ros2_control's forward_command_controller). Wrong-sized or non-finite commands a
 (logged, counted). Every target passes the safety layer (``deepmimic_sim.command_safety``:
 rate, torque and joint limits; absurd commands refused whole) before it reaches the physics;
 parameters ``max_target_rate`` (rad/s) and ``torque_margin``. Service ``reset``
-(deepmimic_interfaces/Reset; env 0 only).
+(deepmimic_interfaces/Reset; env 0 only). ``substeps`` 0 (default): the character's control
+rate (humanoid3d 30 Hz, G1 50 Hz; ``backends.mujoco_model.control_substeps``).
 
 With ``wait_for_command`` (default) the physics stands still after start-up and after ``reset``
 until the first command arrives; the node keeps publishing that state every control period, so a
@@ -36,8 +37,10 @@ from deepmimic_transport.validation import (
 )
 
 import deepmimic_transport as transport
+from deepmimic_mocap import load_character
 
 from ..backends import make_backend
+from ..backends.mujoco_model import control_substeps, rest_qpos
 from ..command_hold import CommandHold
 from ..command_safety import COMMANDS_QOS, MAX_RATE, TORQUE_MARGIN, CommandSafety, SafetyLimits
 from ..reference import ReferenceClip
@@ -53,7 +56,7 @@ class SimulatorNode:
         character = node.declare_parameter("character", "humanoid3d")
         self.initial_state = node.declare_parameter("initial_state", "reference")  # or "rest"
         motion = node.declare_parameter("motion", "walk")
-        substeps = int(node.declare_parameter("substeps", 10))
+        substeps = int(node.declare_parameter("substeps", 0)) or control_substeps(load_character(character))
         timeout = float(node.declare_parameter("command_timeout", 0.5))
         ramp = float(node.declare_parameter("ramp_time", 1.0))
         self.frame_id = node.declare_parameter("frame_id", "world")
@@ -71,7 +74,8 @@ class SimulatorNode:
         hold_pose = node.declare_parameter("hold_pose", "rest")
         if hold_pose not in ("rest", "timeout"):
             raise ValueError(f"hold_pose must be 'rest' or 'timeout', got {hold_pose!r}")
-        rest = self.backend.model.qpos0[7:].astype(np.float64)
+        self.rest = rest_qpos(self.backend.model)  # standing pose (the G1's `home` keyframe)
+        rest = self.rest[7:]
         self.hold = CommandHold(np.zeros(len(self.hinge_names)), node.now(), timeout, ramp,
                                 rest if hold_pose == "rest" else None)
         self.safety = CommandSafety(SafetyLimits.from_model(
@@ -105,7 +109,7 @@ class SimulatorNode:
         if self.clip is not None:
             qpos, qvel = self.clip.state(self._reference_time(self.node.now()))
         else:
-            qpos, qvel = self.backend.model.qpos0[None].copy(), np.zeros((1, self.backend.model.nv))
+            qpos, qvel = self.rest[None].copy(), np.zeros((1, self.backend.model.nv))
         self.backend.reset(torch.zeros(1, dtype=torch.long), torch.from_numpy(qpos), torch.from_numpy(qvel))
         self.hold.reset(qpos[0, 7:], self.node.now())
         self.safety.reset(qpos[0, 7:], self.node.now())
