@@ -28,10 +28,13 @@ def test_update_kl_measures_a_real_update(tmp_path):
     trainer.close()
 
 
-def test_mixed_precision_update_reaches_rsl_rl_and_stays_close_to_float32(tmp_path):
+def test_mixed_precision_update_reaches_rsl_rl_and_stays_close_to_float32(tmp_path, monkeypatch):
     """``train.algorithm.use_mixed_precision`` turns on rsl-rl's bfloat16 autocast of the update; the
     same rollout updated either way moves the policy by a similar KL (weights stay float32)."""
+    from deepmimic_policy import trainer as trainer_module
     from deepmimic_policy.config import override
+
+    monkeypatch.setattr(trainer_module, "bfloat16_is_native", lambda device: True)  # emulated bfloat16 works too
 
     results = {}
     for mixed in (False, True):
@@ -43,3 +46,15 @@ def test_mixed_precision_update_reaches_rsl_rl_and_stays_close_to_float32(tmp_pa
         assert all(p.dtype.is_floating_point and p.dtype.itemsize == 4 for p in trainer.alg.actor.parameters())
         trainer.close()
     assert results[True] > 1e-6 and results[True] == pytest.approx(results[False], rel=0.5)
+
+
+def test_mixed_precision_falls_back_to_float32_where_bfloat16_is_emulated(tmp_path, monkeypatch):
+    from deepmimic_policy import trainer as trainer_module
+    from deepmimic_policy.config import override
+
+    monkeypatch.setattr(trainer_module, "bfloat16_is_native", lambda device: False)
+    cfg = override(tiny_experiment(), {"train.algorithm.use_mixed_precision": True})
+    with pytest.warns(UserWarning, match="no native bfloat16"):
+        trainer = Trainer(cfg, tmp_path)
+    assert trainer.alg.use_mixed_precision is False
+    trainer.close()

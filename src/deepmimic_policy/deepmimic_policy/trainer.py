@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, replace
 from pathlib import Path
@@ -43,6 +44,15 @@ def torch_threads(count: int) -> Iterator[None]:
         yield
     finally:
         torch.set_num_threads(previous)
+
+
+def bfloat16_is_native(device: str | torch.device) -> bool:
+    """Whether ``device`` computes bfloat16 matrix products natively (CPU: AVX512-BF16 or AMX;
+    CUDA: compute capability 8.0 or later), so that rsl-rl's bfloat16 update is faster than float32."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported(including_emulation=False)
+    return device.type == "cpu" and bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
 
 
 class IterationStats:
@@ -104,6 +114,10 @@ class Trainer:
         self.vecenv = RslRlVecEnv(self.env)
         self.alg: PPO = PPO.construct_algorithm(self.vecenv.get_observations(), self.vecenv, self._rsl_rl_cfg(),
                                                 device)
+        if self.alg.use_mixed_precision and not bfloat16_is_native(device):
+            warnings.warn(f"train.algorithm.use_mixed_precision: this {device} has no native bfloat16 (it would be "
+                          "emulated, slower than float32); the update runs in float32", stacklevel=2)
+            self.alg.use_mixed_precision = False
         self.total_envs = self.env.num_envs  # environments of all ranks (distributed hook)
         self.iteration = 0
         self.samples = 0
