@@ -174,6 +174,13 @@ class SingleImitationEnv:
         self.obs = self._observe()
         return self.obs
 
+    def set_state(self, qpos: np.ndarray, qvel: np.ndarray) -> np.ndarray:
+        """Put the character into ``qpos``/``qvel`` (clip and time unchanged); returns the new observation."""
+        self.data.qpos[:], self.data.qvel[:] = qpos, qvel
+        self._read(self.data.qpos[7:])
+        self.obs = self._observe()
+        return self.obs
+
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict]:
         """One control step: ``(obs, reward, terminated, truncated, info)``; no reset is done.
 
