@@ -35,7 +35,7 @@ _EPS = 1e-9
 def namespace(*arrays: Array) -> Any:
     """The arrays' namespace (``array_namespace``; NumPy arrays answered without its checks, which
     cost more than the maths on one environment's arrays)."""
-    if all(type(a) is np.ndarray for a in arrays):
+    if type(arrays[0]) is np.ndarray and (len(arrays) == 1 or all(type(a) is np.ndarray for a in arrays)):
         return compat_numpy
     return array_namespace(*arrays)
 
