@@ -8,9 +8,10 @@ Usage: ``python bench/bench_train_speed.py [--config config/humanoid3d_walk.yaml
     (``bench_sim.rollout_load``: the pool the backend uses). Ceiling env steps/s = rollout physics
     steps/s / substeps; ratio = training samples/s / ceiling (goal >= 0.6). Iterations and
     ceiling blocks take turns so that a neighbour process hits them alike.
-(b) One Gymnasium environment (``gymnasium.make("DeepMimic/HumanoidWalk-v0")``, zero actions,
+(b) One Gymnasium environment (``gymnasium.make("DeepMimic/HumanoidWalk-v0")``: the NumPy
+    ``SingleImitationEnv`` path, and with ``fast=False`` the batched torch one; zero actions,
     reset when an episode ends) beside ``mj_step`` of the same model for ``substeps`` steps on
-    one thread (goal >= 0.5).
+    one thread (goal >= 0.5), then the NumPy path's step split into parts (``--gym-only``: (b) alone).
 
 The table shows the best block of each; the JSON has every block and the machine's load.
 """
@@ -102,32 +103,85 @@ def _time_physics(backend) -> dict:
 
 
 def gym_blocks(args: argparse.Namespace) -> dict:
-    """One Gymnasium environment and the one-thread ``mj_step`` ceiling in turns."""
+    """One Gymnasium environment (the default NumPy path and the batched torch path with
+    ``fast=False``) and the one-thread ``mj_step`` ceiling in turns; then where the NumPy path's
+    step time goes."""
     import gymnasium as gym
 
     import deepmimic_sim.gym_env  # noqa: F401  (registers the ids)
 
-    env = gym.make("DeepMimic/HumanoidWalk-v0")
-    substeps = env.unwrapped.env.cfg.substeps
+    envs = {"gym": gym.make("DeepMimic/HumanoidWalk-v0"),
+            "batched_gym": gym.make("DeepMimic/HumanoidWalk-v0", fast=False)}
+    substeps = envs["gym"].unwrapped.env.cfg.substeps
     model = mujoco.MjModel.from_xml_path(str(shipped_model_path("humanoid3d")))
     qpos, ctrl = standing_pose()
     ceiling = mj_step_load(model, qpos, ctrl, substeps)
-    action = np.zeros(env.action_space.shape, np.float32)
-    out = {"substeps": substeps, "gym_steps_per_s": [], "ceiling_env_steps_per_s": []}
-    env.reset(seed=0)
+    action = np.zeros(envs["gym"].action_space.shape, np.float32)
+    out = {"substeps": substeps, "fast_path": envs["gym"].unwrapped.fast is not None, "gym_steps_per_s": [],
+           "batched_gym_steps_per_s": [], "ceiling_env_steps_per_s": []}
+    for env in envs.values():
+        env.reset(seed=0)
     for _ in range(args.repeats):
-        start = time.perf_counter()
-        for _ in range(args.gym_steps):
-            _, _, terminated, truncated, _ = env.step(action)
-            if terminated or truncated:
-                env.reset()
-        out["gym_steps_per_s"].append(args.gym_steps / (time.perf_counter() - start))
+        for name, env in envs.items():
+            out[f"{name}_steps_per_s"].append(args.gym_steps / _gym_block(env, action, args.gym_steps))
         rate, _ = time_block(ceiling, args.ceiling_seconds)
         out["ceiling_env_steps_per_s"].append(rate / substeps)
-    env.close()
+    out["parts_us"] = _gym_parts(envs["gym"], action, args.gym_steps) if out["fast_path"] else None
+    for env in envs.values():
+        env.close()
     out["best_gym"] = max(out["gym_steps_per_s"])
+    out["best_batched_gym"] = max(out["batched_gym_steps_per_s"])
     out["best_ceiling"] = max(out["ceiling_env_steps_per_s"])
     out["ratio"] = out["best_gym"] / out["best_ceiling"]
+    out["batched_ratio"] = out["best_batched_gym"] / out["best_ceiling"]
+    return out
+
+
+def _gym_block(env, action: np.ndarray, steps: int) -> float:
+    """Seconds for ``steps`` steps with ``action``, resetting when an episode ends."""
+    start = time.perf_counter()
+    for _ in range(steps):
+        _, _, terminated, truncated, _ = env.step(action)
+        if terminated or truncated:
+            env.reset()
+    return time.perf_counter() - start
+
+
+def _gym_parts(env, action: np.ndarray, steps: int) -> dict:
+    """Microseconds per step of each part of ``SingleImitationEnv.step`` (timers wrapped around
+    its calls), and the rest (Gymnasium wrappers, actions, terminations, resets)."""
+    from deepmimic_sim.envs import rewards, single_env
+
+    fast, spent = env.unwrapped.fast, {}
+    parts = {"physics (mj_step x substeps + mj_forward readings)": (fast, "_physics"),
+             "reference lookup + FK of the reference": (fast, "_next_reference"),
+             "observation (phase + policy_observation)": (fast, "_observe"),
+             "reward errors (imitation_errors)": (single_env.rewards, "imitation_errors"),
+             "reward sum (imitation_reward)": (rewards, "imitation_reward")}
+    originals = {}
+    for label, (owner, attr) in parts.items():
+        fn = originals[label] = getattr(owner, attr)
+        spent[label] = 0.0
+
+        def timed(*a, _fn=fn, _label=label, **k):
+            t0 = time.perf_counter()
+            try:
+                return _fn(*a, **k)
+            finally:
+                spent[_label] += time.perf_counter() - t0
+
+        setattr(owner, attr, timed)
+    try:
+        total = _gym_block(env, action, steps)
+    finally:
+        for label, (owner, attr) in parts.items():
+            if owner is fast:
+                delattr(owner, attr)  # back to the class's method
+            else:
+                setattr(owner, attr, originals[label])
+    out = {label: 1e6 * value / steps for label, value in spent.items()}
+    out["rest (wrappers, actions, terminations, resets)"] = 1e6 * (total - sum(spent.values())) / steps
+    out["total"] = 1e6 * total / steps
     return out
 
 
@@ -136,11 +190,23 @@ def print_table(result: dict) -> None:
     t, g = result["train"], result["gym"]
     print("| path | envs | measured (samples/s) | ceiling (env steps/s) | ratio | goal |")
     print("|---|---|---|---|---|---|")
-    print(f"| `deepmimic train` iteration | {t['num_envs']} | {t['best_train']:,.0f} | {t['best_ceiling']:,.0f} | "
-          f"{t['ratio']:.2f} | >= 0.6 |")
+    if t:
+        print(f"| `deepmimic train` iteration | {t['num_envs']} | {t['best_train']:,.0f} | {t['best_ceiling']:,.0f} | "
+              f"{t['ratio']:.2f} | >= 0.6 |")
     if g:
-        print(f"| Gymnasium `DeepMimic/HumanoidWalk-v0` | 1 | {g['best_gym']:,.0f} | {g['best_ceiling']:,.0f} | "
-              f"{g['ratio']:.2f} | >= 0.5 |")
+        print(f"| Gymnasium `DeepMimic/HumanoidWalk-v0` (NumPy path) | 1 | {g['best_gym']:,.0f} | "
+              f"{g['best_ceiling']:,.0f} | {g['ratio']:.2f} | >= 0.5 |")
+        print(f"| (the same, `fast=False`: batched torch `ImitationEnv`) | 1 | {g['best_batched_gym']:,.0f} | "
+              f"{g['best_ceiling']:,.0f} | {g['batched_ratio']:.2f} | |")
+        if g["parts_us"]:
+            print(f"\nWhere a NumPy-path step goes (us per step, ceiling {1e6 / g['best_ceiling']:.0f} us):\n")
+            print("| part | us | share |")
+            print("|---|---|---|")
+            for name, value in g["parts_us"].items():
+                if name != "total":
+                    print(f"| {name} | {value:.0f} | {value / g['parts_us']['total']:.0%} |")
+    if not t:
+        return
     if "same_threads_ratio" in t:
         print(f"| (before: rollout on {t['torch_threads']} torch threads) | {t['num_envs']} | "
               f"{max(t['same_threads_samples_per_s']):,.0f} | {t['best_ceiling']:,.0f} | {t['same_threads_ratio']:.2f} | |")
@@ -177,6 +243,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--ceiling-seconds", type=float, default=1.5, help="timed seconds per ceiling block")
     parser.add_argument("--gym-steps", type=int, default=600, help="steps per Gymnasium block (0: skip)")
     parser.add_argument("--repeats", type=int, default=3, help="Gymnasium blocks")
+    parser.add_argument("--gym-only", action="store_true", help="section (b) only")
     parser.add_argument("--out", type=Path, default=Path("bench/results/train_speed.json"))
     return parser.parse_args(argv)
 
@@ -184,7 +251,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> None:
     """Run, print the table, write the JSON."""
     args = parse_args(argv)
-    result = {"machine": machine_info(), "config": str(args.config), "train": train_blocks(args),
+    result = {"machine": machine_info(), "config": str(args.config), "train": None if args.gym_only else train_blocks(args),
               "gym": gym_blocks(args) if args.gym_steps else None}
     print_table(result)
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -3,13 +3,18 @@
 ``target = offset + scale * clip(action)``: in ``absolute`` mode the offset is the middle of each
 hinge's range and the scale half the range (capped at ``max_scale``); in ``residual`` mode the
 offset is the reference pose one control step ahead and the scale ``residual_scale``. NaN/inf
-actions become 0 and are counted. ``tests/nodes`` checks it against ``ImitationEnv``.
+actions become 0 and are counted. ``tests/nodes`` checks it against ``ImitationEnv``. Torch tensors
+or NumPy arrays (``SingleImitationEnv``).
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import torch
+
+from deepmimic_mocap import rotations as rot
 
 from .envs.config import ActionCfg
 
@@ -22,26 +27,27 @@ def action_offset_scale(hinge_ranges: np.ndarray, cfg: ActionCfg) -> tuple[torch
     return offset, scale
 
 
-def actions_to_targets(actions: torch.Tensor, cfg: ActionCfg, offset_scale: tuple[torch.Tensor, torch.Tensor],
-                       next_reference: torch.Tensor | None = None) -> tuple[torch.Tensor, int]:
+def actions_to_targets(actions: Any, cfg: ActionCfg, offset_scale: tuple[Any, Any],
+                       next_reference: Any = None) -> tuple[Any, int]:
     """PD targets of ``actions`` ``(N, H)``, and how many non-finite action values were zeroed.
 
     Args:
         actions: Normalised actions.
         cfg: The action parameterisation the policy was trained with.
         offset_scale: ``action_offset_scale(hinge_ranges, cfg)``, computed once by the caller and on
-            the actions' device (absolute mode).
+            the actions' device (absolute mode); NumPy arrays for NumPy actions.
         next_reference: Reference hinge angles one control step ahead ``(N, H)`` (residual mode).
 
     Raises:
         ValueError: Residual mode without ``next_reference``.
     """
-    actions = actions.to(torch.float32)
-    bad = ~torch.isfinite(actions)
-    actions = torch.where(bad, torch.zeros_like(actions), actions).clamp(-cfg.clip, cfg.clip)
+    xp = rot.namespace(actions)
+    actions = xp.astype(actions, xp.float32, copy=False)
+    bad = ~xp.isfinite(actions)
+    actions = xp.clip(xp.where(bad, xp.zeros_like(actions), actions), -cfg.clip, cfg.clip)
     if cfg.mode == "residual":
         if next_reference is None:
             raise ValueError("residual actions need the reference pose one control step ahead")
-        return next_reference.to(torch.float32) + cfg.residual_scale * actions, int(bad.sum())
+        return xp.astype(next_reference, xp.float32, copy=False) + cfg.residual_scale * actions, int(bad.sum())
     offset, scale = offset_scale
     return offset + scale * actions, int(bad.sum())

@@ -4,6 +4,11 @@ vector environment over the same ``ImitationEnv``.
 ``gymnasium.make("deepmimic_sim:DeepMimic/HumanoidWalk-v0")`` imports this package and builds the
 single environment; ``gymnasium.make_vec(id, num_envs=N)`` builds the batched one, which steps
 all N characters in one backend call (no per-environment Python loop).
+
+The single environment steps ``envs.single_env.SingleImitationEnv`` (NumPy and ``mj_step``, the
+same observation, reward and termination functions as the batched path, ~10x faster for one
+character) when the configuration allows it, else ``ImitationEnv(num_envs=1)``; ``fast=False``
+forces the batched one.
 """
 
 from __future__ import annotations
@@ -20,9 +25,10 @@ from deepmimic_mocap import load_character
 from deepmimic_mocap.assets import bundled_motions, resolve_character
 
 from .envs import ImitationEnv, ImitationEnvCfg
+from .envs.single_env import SingleImitationEnv, supports
 
 
-def _spaces(env: ImitationEnv) -> tuple[gym.spaces.Box, gym.spaces.Box]:
+def _spaces(env: ImitationEnv | SingleImitationEnv) -> tuple[gym.spaces.Box, gym.spaces.Box]:
     obs = gym.spaces.Box(-np.inf, np.inf, (env.num_obs,), np.float32)
     limit = env.cfg.action.clip
     act = gym.spaces.Box(-limit, limit, (env.num_actions,), np.float32)
@@ -30,14 +36,20 @@ def _spaces(env: ImitationEnv) -> tuple[gym.spaces.Box, gym.spaces.Box]:
 
 
 class DeepMimicEnv(gym.Env):
-    """One character imitating one clip (Gymnasium API; resets are the caller's)."""
+    """One character imitating one clip (Gymnasium API; resets are the caller's).
+
+    Attributes:
+        fast: The NumPy single-environment path (``SingleImitationEnv``) or ``None`` (batched).
+        env: ``ImitationEnv`` of the batched path (with ``fast``: the one it takes its constants from).
+    """
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 30}
 
     def __init__(self, motion: str = "walk", character: str = "humanoid3d", render_mode: str | None = None,
-                 **cfg_overrides: Any) -> None:
+                 fast: bool = True, **cfg_overrides: Any) -> None:
         cfg = replace(ImitationEnvCfg(character=character, motions=[motion]), num_envs=1, **cfg_overrides)
-        self.env = ImitationEnv(cfg, auto_reset=False)
+        self.fast = SingleImitationEnv(cfg) if fast and supports(cfg) is None else None
+        self.env = self.fast.batched if self.fast is not None else ImitationEnv(cfg, auto_reset=False)
         self.observation_space, self.action_space = _spaces(self.env)
         self.render_mode = render_mode
         self.metadata = {**self.metadata, "render_fps": round(1.0 / self.env.control_dt)}
@@ -47,12 +59,18 @@ class DeepMimicEnv(gym.Env):
         """Reference state initialisation; ``seed`` reseeds the environment's generator."""
         super().reset(seed=seed)
         if seed is not None:
-            self.env.generator.manual_seed(seed)
+            self.env.generator.manual_seed(seed)  # the fast path draws from the same generator
+        if self.fast is not None:
+            return self.fast.reset().copy(), {}
         obs = self.env.reset()
         return obs[0].cpu().numpy(), {}
 
     def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict]:
         """One control step (1/30 s)."""
+        if self.fast is not None:
+            obs, reward, terminated, truncated, info = self.fast.step(action)
+            info = {k: info[k] for k in ("log", "diverged", "nonfinite_actions")}
+            return obs.copy(), reward, terminated, truncated, info
         actions = torch.as_tensor(np.asarray(action, dtype=np.float32).reshape(1, -1))
         obs, reward, terminated, truncated, info = self.env.step(actions)
         info = {"log": {k: float(v) for k, v in info["log"].items()}, "diverged": info["diverged"],
@@ -67,6 +85,8 @@ class DeepMimicEnv(gym.Env):
 
         if self._renderer is None:
             self._renderer = ClipRenderer(self.env.cfg.character)
+        if self.fast is not None:
+            return self._renderer.render_frame(self.fast.qpos, self.fast.reference_qpos())
         ref = self.env.reference()
         qpos_ref = self.env.mapping.qpos(ref.root_pos, ref.root_quat, ref.local_quat)
         return self._renderer.render_frame(self.env.backend.qpos[0].cpu().numpy(), qpos_ref[0].cpu().numpy())

@@ -19,7 +19,6 @@ import numpy as np
 import torch
 
 from deepmimic_mocap import load_character, load_motion
-from deepmimic_mocap import rotations as rot
 from deepmimic_mocap.motion_lib import MotionFrames, MotionLib
 
 from ..actions import action_offset_scale, actions_to_targets
@@ -232,15 +231,12 @@ class ImitationEnv:
     # ----------------------------------------------------------------------------- the terms
     def sim_local_quat(self) -> torch.Tensor:
         """Local joint rotations of the simulated characters (root: world). Shape: ``(N, J, 4)``."""
-        quat_w = self.backend.body_quat_w.float()
-        local = rot.quat_mul(rot.quat_conj(quat_w[:, self._parents]), quat_w)
-        return torch.cat([quat_w[:, :1], local[:, 1:]], dim=1)
+        return rewards.sim_local_quat(self.backend.body_quat_w.float(), self._parents)
 
     def sim_local_ang_vel(self) -> torch.Tensor:
         """Joint angular velocities relative to the parent, joint frame (root: world). Shape: ``(N, J, 3)``."""
-        quat_w, ang_w = self.backend.body_quat_w.float(), self.backend.body_ang_vel_w.float()
-        rel = rot.quat_rotate_inverse(quat_w, ang_w - ang_w[:, self._parents])
-        return torch.cat([ang_w[:, :1], rel[:, 1:]], dim=1)
+        return rewards.sim_local_ang_vel(self.backend.body_quat_w.float(), self.backend.body_ang_vel_w.float(),
+                                         self._parents)
 
     def tracking_errors(self, ref: MotionFrames | None = None, ref_pos: torch.Tensor | None = None,
                         ) -> dict[str, torch.Tensor]:
@@ -260,8 +256,7 @@ class ImitationEnv:
         }
 
     def _reference_com(self, body_pos: torch.Tensor, body_quat: torch.Tensor) -> torch.Tensor:
-        centres = body_pos + rot.quat_rotate(body_quat, self._body_com.expand_as(body_pos))
-        return torch.sum(self._body_mass[:, None] * centres, dim=1)
+        return rewards.reference_com(body_pos, body_quat, self._body_com, self._body_mass)
 
     def _reward(self, ref: MotionFrames, ref_pose: tuple[torch.Tensor, torch.Tensor] | None = None,
                 ) -> tuple[torch.Tensor, dict[str, torch.Tensor], torch.Tensor]:

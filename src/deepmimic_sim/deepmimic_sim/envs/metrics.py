@@ -8,26 +8,29 @@
 
 from __future__ import annotations
 
-import torch
+from typing import Any
 
 from deepmimic_mocap import rotations as rot
 
+Array = Any  # numpy.ndarray | torch.Tensor (both work)
 
-def joint_rotation_error(local_quat_sim: torch.Tensor, local_quat_ref: torch.Tensor,
-                         joint_mask: torch.Tensor) -> torch.Tensor:
+
+def joint_rotation_error(local_quat_sim: Array, local_quat_ref: Array,
+                         joint_mask: Array) -> Array:
     """Mean rotation angle over the joints in ``joint_mask`` (``(J,)`` bool); quats ``(N, J, 4)``."""
     angle = rot.quat_angle_between(local_quat_ref, local_quat_sim)
-    return angle[:, joint_mask].mean(dim=-1)
+    return rot.namespace(angle).mean(angle[:, joint_mask], axis=-1)
 
 
-def mpjpe(body_pos_sim: torch.Tensor, body_pos_ref: torch.Tensor, root_relative: bool) -> torch.Tensor:
+def mpjpe(body_pos_sim: Array, body_pos_ref: Array, root_relative: bool) -> Array:
     """Mean per-body position error (``(N, B, 3)`` each), optionally with the root translation removed."""
     if root_relative:
         body_pos_sim = body_pos_sim - body_pos_sim[:, :1]
         body_pos_ref = body_pos_ref - body_pos_ref[:, :1]
-    return torch.linalg.vector_norm(body_pos_sim - body_pos_ref, dim=-1).mean(dim=-1)
+    xp = rot.namespace(body_pos_sim)
+    return xp.mean(xp.linalg.vector_norm(body_pos_sim - body_pos_ref, axis=-1), axis=-1)
 
 
-def root_position_error(root_pos_sim: torch.Tensor, root_pos_ref: torch.Tensor) -> torch.Tensor:
+def root_position_error(root_pos_sim: Array, root_pos_ref: Array) -> Array:
     """Root distance (``(N, 3)`` each)."""
-    return torch.linalg.vector_norm(root_pos_sim - root_pos_ref, dim=-1)
+    return rot.namespace(root_pos_sim).linalg.vector_norm(root_pos_sim - root_pos_ref, axis=-1)

@@ -1,30 +1,35 @@
 """Observations: DeepMimic's character state in the heading frame, plus phase and optional
-reference frames ahead. Pure functions of batched tensors."""
+reference frames ahead. Pure functions of batched arrays: torch tensors (the batched environment)
+or NumPy arrays (``SingleImitationEnv``), the namespace picked per call (``rotations._xp``)."""
 
 from __future__ import annotations
 
-import torch
+from typing import Any
 
 from deepmimic_mocap import rotations as rot
 
+Array = Any  # numpy.ndarray | Array
 
-def heading_quat(root_quat: torch.Tensor) -> torch.Tensor:
+
+def heading_quat(root_quat: Array) -> Array:
     """Rotation about world z by the root's heading (yaw). Shape: ``(N, 4)``."""
     return rot.quat_from_yaw(rot.quat_yaw(root_quat))
 
 
-def _in_heading(heading: torch.Tensor, vectors: torch.Tensor) -> torch.Tensor:
+def _in_heading(heading: Array, vectors: Array) -> Array:
     """Express world vectors ``(N, B, 3)`` in the heading frame."""
-    return rot.quat_rotate_inverse(heading[:, None, :].expand(*vectors.shape[:-1], 4), vectors)
+    xp = rot.namespace(heading)
+    return rot.quat_rotate_inverse(xp.broadcast_to(heading[:, None, :], (*vectors.shape[:-1], 4)), vectors)
 
 
-def _quat_in_heading(heading: torch.Tensor, quats: torch.Tensor) -> torch.Tensor:
+def _quat_in_heading(heading: Array, quats: Array) -> Array:
     """Body rotations ``(N, B, 4)`` relative to the heading frame, with ``w >= 0``."""
-    return rot.quat_normalize(rot.quat_mul(rot.quat_conj(heading)[:, None, :].expand_as(quats), quats))
+    xp = rot.namespace(heading)
+    return rot.quat_normalize(rot.quat_mul(xp.broadcast_to(rot.quat_conj(heading)[:, None, :], quats.shape), quats))
 
 
-def character_state(root_pos: torch.Tensor, root_quat: torch.Tensor, body_pos: torch.Tensor, body_quat: torch.Tensor,
-                    body_lin_vel: torch.Tensor, body_ang_vel: torch.Tensor) -> torch.Tensor:
+def character_state(root_pos: Array, root_quat: Array, body_pos: Array, body_quat: Array,
+                    body_lin_vel: Array, body_ang_vel: Array) -> Array:
     """DeepMimic's state: root height, body positions (relative to the root) and rotations, body
     linear and angular velocities, all in the heading frame. Shape: ``(N, 1 + B * 13)``.
 
@@ -37,11 +42,11 @@ def character_state(root_pos: torch.Tensor, root_quat: torch.Tensor, body_pos: t
     rel_pos = _in_heading(heading, body_pos - root_pos[:, None, :])
     parts = [root_pos[:, 2:3], rel_pos.reshape(num, -1), _quat_in_heading(heading, body_quat).reshape(num, -1),
              _in_heading(heading, body_lin_vel).reshape(num, -1), _in_heading(heading, body_ang_vel).reshape(num, -1)]
-    return torch.cat(parts, dim=-1)
+    return rot.namespace(root_pos).concat(parts, axis=-1)
 
 
-def reference_targets(root_pos: torch.Tensor, root_quat: torch.Tensor, ref_body_pos: torch.Tensor,
-                      ref_body_quat: torch.Tensor) -> torch.Tensor:
+def reference_targets(root_pos: Array, root_quat: Array, ref_body_pos: Array,
+                      ref_body_quat: Array) -> Array:
     """Reference body positions and rotations relative to the simulated root, heading frame.
 
     Args:
@@ -53,13 +58,13 @@ def reference_targets(root_pos: torch.Tensor, root_quat: torch.Tensor, ref_body_
     """
     heading = heading_quat(root_quat)
     rel = _in_heading(heading, ref_body_pos - root_pos[:, None, :])
-    return torch.cat([rel.reshape(len(rel), -1), _quat_in_heading(heading, ref_body_quat).reshape(len(rel), -1)],
-                     dim=-1)
+    quat = _quat_in_heading(heading, ref_body_quat)
+    return rot.namespace(rel).concat([rel.reshape(len(rel), -1), quat.reshape(len(rel), -1)], axis=-1)
 
 
-def policy_observation(body_pos: torch.Tensor, body_quat: torch.Tensor, body_lin_vel: torch.Tensor,
-                       body_ang_vel: torch.Tensor, phase: torch.Tensor | None,
-                       future_poses: list[tuple[torch.Tensor, torch.Tensor]]) -> torch.Tensor:
+def policy_observation(body_pos: Array, body_quat: Array, body_lin_vel: Array,
+                       body_ang_vel: Array, phase: Array | None,
+                       future_poses: list[tuple[Array, Array]]) -> Array:
     """The policy's whole observation: ``[phase], character_state, reference_targets per future step``.
 
     Written once for the environment and for the policy node. Body 0 is the root. NaN or inf
@@ -75,4 +80,5 @@ def policy_observation(body_pos: torch.Tensor, body_quat: torch.Tensor, body_lin
     if phase is not None:
         parts.insert(0, phase[:, None])
     parts += [reference_targets(root_pos, root_quat, pos, quat) for pos, quat in future_poses]
-    return torch.nan_to_num(torch.cat(parts, dim=-1), nan=0.0, posinf=0.0, neginf=0.0)
+    xp = rot.namespace(body_pos)
+    return xp.nan_to_num(xp.concat(parts, axis=-1), nan=0.0, posinf=0.0, neginf=0.0)

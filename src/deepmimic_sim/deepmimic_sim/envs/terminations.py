@@ -1,15 +1,20 @@
-"""Early termination tests: pure functions returning ``(num_envs,)`` booleans."""
+"""Early termination tests: pure functions returning ``(num_envs,)`` booleans (torch or NumPy)."""
 
 from __future__ import annotations
 
-import torch
+from typing import Any
+
+from deepmimic_mocap import rotations as rot
+
+Array = Any  # numpy.ndarray | torch.Tensor
 
 
-def fell(ground_contact: torch.Tensor, fall_bodies: torch.Tensor) -> torch.Tensor:
+def fell(ground_contact: Array, fall_bodies: Array) -> Array:
     """A body that must not touch the ground does (``(N, B)`` contacts, ``(B,)`` mask)."""
-    return torch.any(ground_contact & fall_bodies, dim=-1)
+    return rot.namespace(ground_contact).any(ground_contact & fall_bodies, axis=-1)
 
 
-def drifted(body_pos_sim: torch.Tensor, body_pos_ref: torch.Tensor, max_distance: float) -> torch.Tensor:
+def drifted(body_pos_sim: Array, body_pos_ref: Array, max_distance: float) -> Array:
     """The mean body distance from the reference exceeds ``max_distance`` (``(N, B, 3)`` each)."""
-    return torch.linalg.vector_norm(body_pos_sim - body_pos_ref, dim=-1).mean(dim=-1) > max_distance
+    xp = rot.namespace(body_pos_sim)
+    return xp.mean(xp.linalg.vector_norm(body_pos_sim - body_pos_ref, axis=-1), axis=-1) > max_distance
