@@ -12,7 +12,18 @@ Parameters: ``checkpoint`` (required), ``device``, ``control_rate`` (Hz, as trai
 default: the checkpoint's own rate, e.g. 30 Hz humanoid3d, 50 Hz G1),
 ``follow_checkpoints`` (load each path the trainer node publishes on ``checkpoints``),
 ``clips`` (reference clips loaded at start-up; default the policy's training clips; another clip
-named by the reference is loaded when it first appears).
+named by the reference is loaded when it first appears),
+``checkpoints`` (comma-separated ``clip=checkpoint`` pairs, e.g. ``"walk=policies/humanoid3d_walk.pt,
+run=runs/run/model_500.pt"``: the single-clip policy for each clip, all loaded at start-up; one that
+does not fit the main checkpoint's character, actions, observation size or control step stops the
+node at start-up with one line).
+
+Clip switches (the reference node's ``select_clip``) are followed from the reference frames'
+``clip_name``: the policy of the clip now playing acts (``PolicyController.policy_for``: the
+``checkpoints`` entry, else ``checkpoint`` when trained on that clip; a clip-conditioned student
+gets the one-hot of the new clip). A clip that no loaded policy acts for is logged once and the
+node holds the pose through the safety layer: it publishes the last safe targets again (the
+measured pose if it never acted), until the reference plays a clip with a policy.
 Start it before the simulator (or call ``reset`` once it is up): then it answers the initial state
 before the first physics step and the graph steps exactly the trajectory ``ImitationEnv`` would.
 
@@ -32,6 +43,7 @@ from deepmimic_sim.command_safety import LIMIT_SLACK, MAX_RATE, TORQUE_MARGIN, C
 from deepmimic_sim.robot_state import RootArrays, state_from_arrays
 from deepmimic_transport.messages import deepmimic_interfaces, nav_msgs, sensor_msgs, std_msgs
 from deepmimic_transport.node_main import pose_arrays, run_node
+from deepmimic_transport.parameters import comma_mapping
 from deepmimic_transport.validation import (
     InvalidMessageError,
     check_finite,
@@ -44,7 +56,7 @@ from deepmimic_transport.validation import (
 import deepmimic_transport as transport
 
 from ..checkpoint import CheckpointError
-from ..controller import PolicyController, reference_time
+from ..controller import PolicyController, reference_time, trained_clips
 
 
 class PolicyNode:
@@ -57,10 +69,16 @@ class PolicyNode:
         rate = float(node.declare_parameter("control_rate", 0.0))
         if not checkpoint:
             raise ValueError("parameter 'checkpoint' is required (a model_<it>.pt file)")
-        self.controller = PolicyController(checkpoint, device, 1.0 / rate if rate > 0 else None)
+        checkpoints = comma_mapping(node.declare_parameter("checkpoints", ""), "checkpoints")
+        self.controller = PolicyController(checkpoint, device, 1.0 / rate if rate > 0 else None, checkpoints)
         # Load the reference clips now, not in the first callback (a first answer seconds late).
-        for clip in node.declare_parameter("clips", list(self.controller.policy.experiment.env.motions)):
+        # Every clip a loaded policy acts for is loaded too: a clip switch reads no file in the control loop.
+        for clip in dict.fromkeys([*node.declare_parameter("clips", trained_clips(self.controller.policy)),
+                                   *self.controller.served_clips()]):
             self.controller.clip(clip)
+        self.acting_clip: str | None = None  # the clip of the latest action (a switch is logged once)
+        self.unserved_steps = 0  # control steps held because no policy acts for the reference's clip
+        self.acted_with = None  # the checkpoint of the latest command (None: held, or none yet)
         self.names = self.controller.hinge_names
         self.states = self.odom = self.reference = None
         self.acted_stamp = None
@@ -88,7 +106,9 @@ class PolicyNode:
                                                                          self.on_checkpoint, "latched")
         self.watchdog = node.create_timer(self.controller.control_dt, self.on_watchdog)
         node.get_logger().info(f"policy {checkpoint} (iteration {self.controller.policy.iteration}) at "
-                               f"{1 / self.controller.control_dt:g} Hz")
+                               f"{1 / self.controller.control_dt:g} Hz; policies for clips: "
+                               f"{', '.join(self.controller.served_clips())}")
+
 
     def on_reference(self, msg) -> None:
         """Keep the latest reference frame."""
@@ -129,13 +149,33 @@ class PolicyNode:
                           np.array([twist.angular.x, twist.angular.y, twist.angular.z]))
         qpos, qvel = state_from_arrays(root, np.asarray(self.states.position), np.asarray(self.states.velocity))
         ref = self.reference
+        now = self.node.now()
+        policy = self.follow(ref.clip_name)
+        if policy is None:  # hold: the last safe targets again (the measured pose before any)
+            held = self.safety.previous if self.safety.previous is not None else qpos[7:]
+            self.publish(self.safety(held, qpos[7:], now))
+            self.unserved_steps += 1
+            self.acted_with = None
+            return
         ref_time = reference_time(ref.clip_time, ref.header.stamp.to_seconds(), stamp)
         targets = self.controller.targets(qpos, qvel, ref.clip_name, ref_time)
-        now = self.node.now()
+        self.acted_with = policy.path
         self.publish(self.safety(targets, qpos[7:], now))
         line = self.safety.warning(now)
         if line:
             self.node.get_logger().warning(line)
+
+    def follow(self, clip_name: str):
+        """The policy for the reference's clip (None: none, hold); a change of clip is logged once."""
+        policy = self.controller.policy_for(clip_name)
+        if clip_name != self.acting_clip:
+            self.acting_clip = clip_name
+            if policy is None:
+                self.node.get_logger().warning(f"no policy for clip '{clip_name}' (policies for: "
+                                               f"{', '.join(self.controller.served_clips())}): holding the pose")
+            else:
+                self.node.get_logger().info(f"clip '{clip_name}': acting with {policy.path}")
+        return policy
 
     def publish(self, targets: np.ndarray) -> None:
         """Publish PD targets on ``commands``."""
