@@ -58,7 +58,7 @@ def graph_of():
         bus = Bus(clock=ManualClock())
         policy = make(bus, "policy", PolicyNode, checkpoint=str(checkpoint), checkpoints=checkpoints)
         reference = make(bus, "reference_motion", ReferenceMotionNode, motion="walk", clips=clips)
-        simulator = make(bus, "simulator", SimulatorNode, motion="walk", initial_state="reference")
+        simulator = make(bus, "simulator", SimulatorNode, motion="walk", initial_state="reference", clips=clips)
         made.append((reference, simulator, policy))
         return bus, reference, simulator, policy, Switcher(bus)
 
@@ -107,8 +107,8 @@ def test_reference_switches_clips_and_refuses_unknown_names(caplog):
 
 
 def test_policy_follows_the_switch_with_a_checkpoint_per_clip(graph_of, tiny_checkpoint, tiny_run_checkpoint):
-    bus, _, simulator, policy, user = graph_of(tiny_checkpoint, clips="run",
-                                               checkpoints=f"run={tiny_run_checkpoint}")
+    bus, reference, simulator, policy, user = graph_of(tiny_checkpoint, clips="run",
+                                                       checkpoints=f"run={tiny_run_checkpoint}")
     bus.run_for(0.5)
     assert policy.acted_with == tiny_checkpoint and policy.commands_sent >= 14
     sent = policy.commands_sent
@@ -116,6 +116,11 @@ def test_policy_follows_the_switch_with_a_checkpoint_per_clip(graph_of, tiny_che
     bus.run_for(0.5)
     assert policy.acted_with == tiny_run_checkpoint and policy.commands_sent >= sent + 14
     assert policy.unserved_steps == 0 and simulator.steps >= 28
+    # /reset now starts the character in the run clip's pose at the reference's time.
+    client = user.node.create_client(deepmimic_interfaces.Reset, "/reset")
+    assert client.call(deepmimic_interfaces.Reset.Request(env_ids=[0])).success
+    expected, _ = reference.clips["run"].state(reference.node.now() - reference.start)
+    np.testing.assert_allclose(simulator.backend.qpos.numpy()[0, 7:], expected[0, 7:], atol=1e-6)
     # Back to walk: the walk policy again.
     user.select("walk")
     bus.run_for(0.2)
