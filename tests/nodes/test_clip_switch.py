@@ -130,21 +130,25 @@ def test_policy_follows_the_switch_with_a_checkpoint_per_clip(graph_of, tiny_che
 def test_a_clip_without_a_policy_is_logged_once_and_held(graph_of, tiny_checkpoint, caplog):
     bus, _, simulator, policy, user = graph_of(tiny_checkpoint, clips="run")
     bus.run_for(0.5)
+    last = policy.safety.previous.copy()
     with caplog.at_level("INFO"):
         user.select("run")
         held_from = policy.commands_sent
-        bus.run_for(1.0)
+        bus.run_for(1.5)
     lines = [r.getMessage() for r in caplog.records if "no policy for clip" in r.getMessage()]
     assert lines == ["no policy for clip 'run' (policies for: walk): holding the pose"]
-    assert policy.unserved_steps >= 29 and policy.acted_with is None
-    assert policy.commands_sent >= held_from + 29  # the robot keeps getting (the same) targets
+    assert policy.unserved_steps >= 44 and policy.acted_with is None
+    assert policy.commands_sent >= held_from + 44  # the robot keeps getting targets: no downstream timeout
     assert simulator.hold.state == "commanded"
-    held = policy.safety.previous.copy()
+    # The targets ramped (rate-limited, no jump) from the last ones to the standing pose, and stay there.
+    rest = policy.hold_pose
+    assert np.abs(last - rest).max() > 0.05
+    np.testing.assert_allclose(policy.safety.previous, rest, atol=1e-6)
     bus.run_for(0.2)
-    np.testing.assert_allclose(policy.safety.previous, held)  # holding, not acting
+    np.testing.assert_allclose(policy.safety.previous, rest, atol=1e-6)
     user.select("walk")
     bus.run_for(0.2)
-    assert policy.acted_with == tiny_checkpoint
+    assert policy.acted_with == tiny_checkpoint and policy.clip_hold is None
 
 
 @pytest.fixture(scope="module")

@@ -22,8 +22,11 @@ Clip switches (the reference node's ``select_clip``) are followed from the refer
 ``clip_name``: the policy of the clip now playing acts (``PolicyController.policy_for``: the
 ``checkpoints`` entry, else ``checkpoint`` when trained on that clip; a clip-conditioned student
 gets the one-hot of the new clip). A clip that no loaded policy acts for is logged once and the
-node holds the pose through the safety layer: it publishes the last safe targets again (the
-measured pose if it never acted), until the reference plays a clip with a policy.
+node holds a pose (``deepmimic_sim.command_hold.CommandHold``, then the safety layer): from the
+last safe targets (the measured pose if it never acted) it ramps over ``ramp_time`` s (default 1)
+to ``hold_pose``: ``rest`` (default: the model's standing pose, as the simulator's and the bridge's
+command timeouts) or ``last`` (those targets themselves), and keeps publishing it every control
+step until the reference plays a clip with a policy.
 Start it before the simulator (or call ``reset`` once it is up): then it answers the initial state
 before the first physics step and the graph steps exactly the trajectory ``ImitationEnv`` would.
 
@@ -39,6 +42,8 @@ holds its pose instead of a downstream timeout ramping it), logged once; a fresh
 from __future__ import annotations
 
 import numpy as np
+from deepmimic_sim.backends.mujoco_model import rest_qpos
+from deepmimic_sim.command_hold import CommandHold
 from deepmimic_sim.command_safety import LIMIT_SLACK, MAX_RATE, TORQUE_MARGIN, CommandSafety, SafetyLimits
 from deepmimic_sim.robot_state import RootArrays, state_from_arrays
 from deepmimic_transport.messages import deepmimic_interfaces, nav_msgs, sensor_msgs, std_msgs
@@ -91,6 +96,14 @@ class PolicyNode:
         if self.state_timeout <= 0:
             raise ValueError(f"state_timeout must be > 0 s, got {self.state_timeout}")
         self.state_time: float | None = None  # when the newest state arrived (this node's clock)
+        hold_pose = node.declare_parameter("hold_pose", "rest")
+        if hold_pose not in ("rest", "last"):
+            raise ValueError(f"hold_pose must be 'rest' or 'last', got {hold_pose!r}")
+        self.hold_pose = rest_qpos(self.controller.kinematics.model)[7:] if hold_pose == "rest" else None
+        self.ramp_time = float(node.declare_parameter("ramp_time", 1.0))
+        if self.ramp_time < 0:
+            raise ValueError(f"ramp_time must be >= 0 s, got {self.ramp_time}")
+        self.clip_hold: CommandHold | None = None  # while no policy acts for the reference's clip
         self.holding = False
         self.commands_pub = node.create_publisher(std_msgs.Float64MultiArray, "commands", "latest")
         self.subscriptions = {
@@ -151,12 +164,12 @@ class PolicyNode:
         ref = self.reference
         now = self.node.now()
         policy = self.follow(ref.clip_name)
-        if policy is None:  # hold: the last safe targets again (the measured pose before any)
-            held = self.safety.previous if self.safety.previous is not None else qpos[7:]
-            self.publish(self.safety(held, qpos[7:], now))
+        if policy is None:
+            self.publish(self.safety(self.hold_targets(qpos[7:], now), qpos[7:], now))
             self.unserved_steps += 1
             self.acted_with = None
             return
+        self.clip_hold = None
         ref_time = reference_time(ref.clip_time, ref.header.stamp.to_seconds(), stamp)
         targets = self.controller.targets(qpos, qvel, ref.clip_name, ref_time)
         self.acted_with = policy.path
@@ -164,6 +177,15 @@ class PolicyNode:
         line = self.safety.warning(now)
         if line:
             self.node.get_logger().warning(line)
+
+    def hold_targets(self, positions: np.ndarray, now: float) -> np.ndarray:
+        """Targets while no policy acts: a ramp from the last safe targets (else ``positions``) to the hold pose."""
+        if self.clip_hold is None:
+            start = self.safety.previous if self.safety.previous is not None else positions
+            pose = start if self.hold_pose is None else self.hold_pose
+            self.clip_hold = CommandHold(start, now, ramp_s=self.ramp_time, hold_pose=pose)
+            self.clip_hold.time_out(now, positions)
+        return self.clip_hold.targets(now, positions)
 
     def follow(self, clip_name: str):
         """The policy for the reference's clip (None: none, hold); a change of clip is logged once."""
