@@ -223,7 +223,7 @@ def test_launch_checks_the_clip_arguments(tiny_checkpoint, tiny_run_checkpoint, 
     data = load_checkpoint(tiny_run_checkpoint)
     data["num_actions"] = 29
     misfit = save_checkpoint(tmp_path / "misfit.pt", data)
-    with pytest.raises(LaunchArgumentError, match="misfit.pt: a policy for humanoid3d with .* 29 actions does not fit"):
+    with pytest.raises(LaunchArgumentError, match=r"misfit\.pt: a policy for humanoid3d with .* 29 actions does not"):
         check(clips="run", checkpoints=f"run={misfit}")
 
 
@@ -244,7 +244,8 @@ def test_a_reference_process_switches_on_a_dds_message(loopback_dds, stop_proces
     params = tmp_path / "reference.yaml"
     params.write_text("reference_motion:\n  ros__parameters:\n    motion: walk\n    clips: run\n")
     process = subprocess.Popen([sys.executable, "-m", "deepmimic_sim.nodes.reference_motion_node", "--transport", "dds",
-                                "--params", str(params), "--seconds", "40"], env={**loopback_dds, "OMP_NUM_THREADS": "1"},
+                                "--params", str(params), "--seconds", "40"],
+                               env={**loopback_dds, "OMP_NUM_THREADS": "1"},
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     user = transport.create_node("user", backend="dds")
     frames: list = []

@@ -77,7 +77,8 @@ def _clip_checkpoints(value: Any, values: Mapping[str, Any]) -> None:
     main = load_checkpoint(str(values["checkpoint"])) if values.get("checkpoint") else None
     for clip, path in mapping.items():
         if clip not in playable:
-            raise ValueError(f"'{clip}' is not a clip the reference plays (clip:= and clips:= give {', '.join(playable)})")
+            raise ValueError(f"'{clip}' is not a clip the reference plays "
+                             f"(clip:= and clips:= give {', '.join(playable)})")
         sizes = _sizes(load_checkpoint(path))
         if main is not None and sizes != _sizes(main):
             raise ValueError(f"{path}: a policy for {sizes[0]} with {sizes[1]} observations and {sizes[2]} actions "

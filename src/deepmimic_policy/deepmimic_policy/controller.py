@@ -88,7 +88,7 @@ class PolicyController:
                                   f"{old.env_obs_dim} observations, {old.experiment.env.substeps} substeps)")
 
     def policy_for(self, clip_name: str) -> Policy | None:
-        """The policy that acts while the reference plays ``clip_name`` ("" : the main policy's first clip); None: none."""
+        """The policy acting while the reference plays ``clip_name`` ("": the main policy's first clip); None: none."""
         name = clip_name or self.policy.experiment.env.motions[0]
         if name in self.by_clip:
             return self.by_clip[name]
@@ -123,7 +123,10 @@ class PolicyController:
 
     def observation(self, qpos: np.ndarray, qvel: np.ndarray, clip_name: str, ref_time: float,
                     policy: Policy | None = None) -> torch.Tensor:
-        """The observation of one state by ``policy`` (default: the main one), its clip one-hot included. Shape: ``(1, obs_dim)``."""
+        """The observation of one state by ``policy`` (default: the main one), its clip one-hot included.
+
+        Shape: ``(1, obs_dim)``.
+        """
         policy = policy or self.policy
         obs = policy_observation(self.kinematics, self.clip(clip_name), qpos, qvel, ref_time,
                                  policy.experiment.env.observation, self.control_dt)

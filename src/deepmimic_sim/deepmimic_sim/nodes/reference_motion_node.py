@@ -23,14 +23,13 @@ default). An unknown name is refused with one logged line naming the loaded clip
 
 from __future__ import annotations
 
-from deepmimic_sim.model.controller import load_controller
-from deepmimic_sim.reference import ReferenceClip, ReferenceSample
 from deepmimic_transport.messages import builtin_interfaces, deepmimic_interfaces, std_msgs
+from deepmimic_transport.node_main import pose_msg, run_node
 from deepmimic_transport.parameters import comma_list
 
 import deepmimic_transport as transport
-
-from deepmimic_transport.node_main import pose_msg, run_node
+from deepmimic_sim.model.controller import load_controller
+from deepmimic_sim.reference import ReferenceClip, ReferenceSample
 
 
 class ReferenceMotionNode:
@@ -70,7 +69,8 @@ class ReferenceMotionNode:
         if name == self.clip_name:
             return True, f"already playing '{name}'"
         now = self.node.now()
-        message = f"select_clip: now playing '{name}' from its start (was '{self.clip_name}' at {now - self.start:.2f} s)"
+        message = (f"select_clip: now playing '{name}' from its start "
+                   f"(was '{self.clip_name}' at {now - self.start:.2f} s)")
         self.clip_name, self.clip, self.start = name, self.clips[name], now
         self.switches += 1
         self.node.get_logger().info(message)
