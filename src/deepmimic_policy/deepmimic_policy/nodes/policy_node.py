@@ -122,7 +122,6 @@ class PolicyNode:
                                f"{1 / self.controller.control_dt:g} Hz; policies for clips: "
                                f"{', '.join(self.controller.served_clips())}")
 
-
     def on_reference(self, msg) -> None:
         """Keep the latest reference frame."""
         validate_reference_frame(msg, expected_names=self.names)
