@@ -15,16 +15,26 @@ ROOT = Path(__file__).resolve().parents[2]
 _DOMAINS = (1 + (os.getpid() * 41 + 7 + k) % 232 for k in itertools.count())
 
 
-@pytest.fixture(scope="session")
-def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """An untrained walk policy: one PPO iteration on 4 environments (a few seconds)."""
-    run_dir = tmp_path_factory.mktemp("tiny_run")
-    command = [sys.executable, "-m", "deepmimic.cli", "train", "--config", str(ROOT / "config/humanoid3d_walk.yaml"),
+def _train_tiny(config: str, run_dir: Path) -> Path:
+    """One PPO iteration of ``config`` on 4 environments into ``run_dir`` (a few seconds); the checkpoint."""
+    command = [sys.executable, "-m", "deepmimic.cli", "train", "--config", str(ROOT / config),
                "--iterations", "1", "--num-envs", "4", "--run-dir", str(run_dir), "--no-eval"]
     subprocess.run(command, check=True, capture_output=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"})
     checkpoint = run_dir / "model_1.pt"
     assert checkpoint.exists()
     return checkpoint
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An untrained walk policy: one PPO iteration on 4 environments (a few seconds)."""
+    return _train_tiny("config/humanoid3d_walk.yaml", tmp_path_factory.mktemp("tiny_run"))
+
+
+@pytest.fixture(scope="session")
+def tiny_run_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An untrained run policy (config/humanoid3d_run.yaml), made as ``tiny_checkpoint``."""
+    return _train_tiny("config/humanoid3d_run.yaml", tmp_path_factory.mktemp("tiny_run_clip"))
 
 
 @pytest.fixture

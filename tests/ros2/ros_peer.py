@@ -9,6 +9,9 @@ file); prints one JSON object on stdout. Modes:
 - ``publish``: play a robot driver that is not one: publish /states, /odom, /reference_text
   (std_msgs/String) and /gains (std_msgs/Float64MultiArray) at ``--rate`` Hz for ``--seconds``, and
   count the /commands (std_msgs/Float64MultiArray) and /status_text (std_msgs/String) it hears.
+- ``select``: wait until /commands (the policy acts) has come for a second, then publish each of ``--clips``
+  (std_msgs/String on /select_clip, as ``ros2 topic pub`` does) in turn at ``--rate`` Hz for
+  ``--seconds``, counting the /commands heard meanwhile.
 - ``call``: ``listen``, then call the deploy graph's services /get_motion and /reset
   (deepmimic_interfaces, as built for ROS 2 by scripts/build_ros_interfaces.sh) and report the answers.
 """
@@ -113,6 +116,26 @@ def publish(node: Node, args: argparse.Namespace) -> dict:
     return {"sent": sent, "commands": commands.report(args.seconds), "status_text": texts.report(args.seconds)}
 
 
+def select(node: Node, args: argparse.Namespace) -> dict:
+    states, commands = Listener(joint_state_ok), Listener(lambda msg: finite(msg.data))
+    node.create_subscription(JointState, "/states", states, qos_profile_sensor_data)
+    node.create_subscription(Float64MultiArray, "/commands", commands, qos_profile_sensor_data)
+    publisher = node.create_publisher(String, "/select_clip", 10)
+    deadline = time.monotonic() + args.timeout
+    while time.monotonic() < deadline and not (commands.times and time.monotonic() > commands.times[0] + 1.0):
+        rclpy.spin_once(node, timeout_sec=0.01)
+    clips, sent = args.clips.split(","), 0
+    before = len(commands.times)
+    end = time.monotonic() + args.seconds
+    while commands.times and time.monotonic() < end:
+        publisher.publish(String(data=clips[sent % len(clips)]))
+        sent += 1
+        tick = time.monotonic() + 1.0 / args.rate
+        while time.monotonic() < tick:
+            rclpy.spin_once(node, timeout_sec=0.01)
+    return {"sent": sent, "states": len(states.times), "commands_while_selecting": len(commands.times) - before}
+
+
 def call(node: Node, args: argparse.Namespace) -> dict:
     from deepmimic_interfaces.srv import GetMotion, Reset
 
@@ -136,17 +159,18 @@ def call(node: Node, args: argparse.Namespace) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("mode", choices=["listen", "publish", "call"])
+    parser.add_argument("mode", choices=["listen", "publish", "call", "select"])
     parser.add_argument("--window", type=float, default=5.0)
     parser.add_argument("--timeout", type=float, default=60.0)
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--rate", type=float, default=30.0)
     parser.add_argument("--joints", type=int, default=28)
+    parser.add_argument("--clips", default="run")
     args = parser.parse_args()
     rclpy.init()
     node = Node("ros_peer")
     try:
-        report = {"listen": listen, "publish": publish, "call": call}[args.mode](node, args)
+        report = {"listen": listen, "publish": publish, "call": call, "select": select}[args.mode](node, args)
     finally:
         node.destroy_node()
         rclpy.shutdown()

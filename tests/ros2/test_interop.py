@@ -89,6 +89,25 @@ def test_our_node_and_rclpy_exchange_ros_types_both_ways():
     assert ros["status_text"]["count"] > 0.5 * ros["sent"] and ros["status_text"]["finite"], ros
 
 
+def test_an_rclpy_publisher_switches_the_deploy_graph_clip():
+    """`deepmimic launch deploy clips:=run` (Cyclone) and an unmodified rclpy process publishing
+    std_msgs/String on /select_clip, as `ros2 topic pub` does: an unknown name is refused, run is
+    played once (repeats do not restart it), and the walk-only policy holds the pose for it."""
+    spec = [
+        process("deploy", [sys.executable, "-m", "deepmimic.cli", "launch", "deploy", "clips:=run"]),
+        process("ros", ros_peer("select", "--clips", "nonexistent,run", "--rate", "4", "--seconds", "3",
+                                "--timeout", "90"), wait=True),
+    ]
+    results = netns.run(spec, timeout=150.0, cwd=ROOT)
+    output = results["deploy"]["output"]
+    got = report(results, "ros")
+    assert "Traceback" not in output and got["sent"] >= 10, (got, output[-4000:])
+    assert "select_clip: unknown clip 'nonexistent'; loaded clips: walk, run" in output, output[-4000:]
+    assert output.count("now playing 'run' from its start") == 1, output[-4000:]
+    assert output.count("no policy for clip 'run' (policies for: walk): holding the pose") == 1, output[-4000:]
+    assert got["commands_while_selecting"] > 30, got  # held targets keep coming at the control rate
+
+
 def test_every_deploy_node_on_rclpy_serves_an_unmodified_rclpy_client():
     """`deepmimic launch deploy transport:=rclpy`: all three nodes are rclpy nodes on Fast DDS. An
     rclpy process hears /states and /odom at 30 Hz and calls /get_motion and /reset

@@ -9,8 +9,10 @@ that loads, finite weights), ``experiment`` (an experiment YAML that validates),
 integer >= 0), ``positive`` (an integer >= 1), ``bool``, ``backend`` (a registered physics
 backend, or '' for the experiment's), ``run_folder`` (usable with the graph's ``resume`` and
 ``config`` arguments), ``character`` (a character that loads), ``ros2_control`` (a bool, true
-only with ``simulate:=false``). ``checkpoint`` also checks the policy's character against a
-``character`` argument.
+only with ``simulate:=false``), ``clips`` (comma-separated motions that load),
+``clip_checkpoints`` (comma-separated ``clip=checkpoint`` pairs: clips among ``clip``/``clips``,
+checkpoints that load and fit the ``checkpoint`` argument's character and sizes, and a policy for
+the start ``clip``). ``checkpoint`` also checks the policy's character against a ``character`` argument.
 """
 
 from __future__ import annotations
@@ -50,6 +52,43 @@ def _checkpoint(value: Any, values: Mapping[str, Any]) -> None:
     if "character" in values and trained != values["character"]:
         raise ValueError(f"a policy for '{trained}', not for character:={values['character']} "
                          f"(add character:={trained})")
+
+
+def _clips(value: Any, values: Mapping[str, Any]) -> None:
+    from deepmimic_transport.parameters import comma_list
+
+    for clip in comma_list(str(value or ""), "clips"):
+        _motion(clip, values)
+
+
+def _sizes(data: Mapping[str, Any]) -> tuple[str, int, int]:
+    """(character, observation size without a clip one-hot, actions) of a checkpoint dictionary."""
+    character = (data.get("experiment") or {}).get("env", {}).get("character", "humanoid3d")
+    one_hot = (data.get("clip_conditioning") or {}).get("num_clips", 0)
+    return character, int(data.get("obs_dim", 0)) - int(one_hot), int(data.get("num_actions", 0))
+
+
+def _clip_checkpoints(value: Any, values: Mapping[str, Any]) -> None:
+    from deepmimic_policy.checkpoint import load_checkpoint
+    from deepmimic_transport.parameters import comma_list, comma_mapping
+
+    mapping = comma_mapping(str(value or ""), "checkpoints")
+    playable = [str(values.get("clip", "")), *comma_list(str(values.get("clips") or ""), "clips")]
+    main = load_checkpoint(str(values["checkpoint"])) if values.get("checkpoint") else None
+    for clip, path in mapping.items():
+        if clip not in playable:
+            raise ValueError(f"'{clip}' is not a clip the reference plays "
+                             f"(clip:= and clips:= give {', '.join(playable)})")
+        sizes = _sizes(load_checkpoint(path))
+        if main is not None and sizes != _sizes(main):
+            raise ValueError(f"{path}: a policy for {sizes[0]} with {sizes[1]} observations and {sizes[2]} actions "
+                             f"does not fit checkpoint:={values['checkpoint']} "
+                             f"({', '.join(str(s) for s in _sizes(main))})")
+    start = playable[0]
+    trained = (main.get("experiment") or {}).get("env", {}).get("motions", []) if main is not None else []
+    if main is not None and start not in mapping and start not in trained:
+        raise ValueError(f"no policy for clip:={start}: checkpoint:={values['checkpoint']} was trained on "
+                         f"{', '.join(trained)} (add checkpoints:={start}=<checkpoint>)")
 
 
 def _character(value: Any, _values: Mapping[str, Any]) -> None:
@@ -101,7 +140,7 @@ def _run_folder(value: Any, values: Mapping[str, Any]) -> None:
 CHECKS: dict[str, Callable[[Any, Mapping[str, Any]], None]] = {
     "motion": _motion, "checkpoint": _checkpoint, "experiment": _experiment, "count": _integer(0),
     "positive": _integer(1), "bool": _bool, "backend": _backend, "run_folder": _run_folder,
-    "character": _character, "ros2_control": _ros2_control,
+    "character": _character, "ros2_control": _ros2_control, "clips": _clips, "clip_checkpoints": _clip_checkpoints,
 }
 
 

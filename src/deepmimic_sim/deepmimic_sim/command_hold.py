@@ -66,14 +66,18 @@ class CommandHold:
         """The last commanded targets."""
         return self._command
 
+    def time_out(self, now: float, measured_positions: np.ndarray) -> None:
+        """Start the ramp to the hold pose at ``now``, as if the timeout had just passed (the policy node
+        does this when no policy acts for the reference's clip)."""
+        self._ramp_start = float(now)
+        self._ramp_from = self._command
+        self._ramp_to = np.array(measured_positions if self.hold_pose is None else self.hold_pose, dtype=np.float64)
+
     def targets(self, now: float, measured_positions: np.ndarray) -> np.ndarray:
         """The targets to apply at ``now``; ``measured_positions`` are used when the timeout starts."""
         if self._ramp_start is None:
             if now - self._last_command_time <= self.timeout_s:
                 return self._command
-            self._ramp_start = float(now)
-            self._ramp_from = self._command
-            self._ramp_to = np.array(measured_positions if self.hold_pose is None else self.hold_pose,
-                                     dtype=np.float64)
+            self.time_out(now, measured_positions)
         alpha = 1.0 if self.ramp_s == 0 else min(1.0, (now - self._ramp_start) / self.ramp_s)
         return self._ramp_from + alpha * (self._ramp_to - self._ramp_from)

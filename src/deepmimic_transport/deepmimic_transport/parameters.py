@@ -151,3 +151,36 @@ class ParameterStore:
     def undeclared_overrides(self) -> list[str]:
         """Override names the node never declared (likely typos in the parameter file)."""
         return sorted(set(self._overrides) - set(self._values))
+
+
+def comma_list(text: str, name: str) -> list[str]:
+    """A string parameter of comma-separated names (``"walk,run"``) as a list; "" is the empty list.
+
+    Raises:
+        ValueError: Not a string, or an empty item (``"walk,,run"``); the message names the parameter.
+    """
+    if not isinstance(text, str):
+        raise ValueError(f"parameter {name!r}: expected comma-separated names, got {text!r}")
+    if not text.strip():
+        return []
+    items = [item.strip() for item in text.split(",")]
+    if not all(items):
+        raise ValueError(f"parameter {name!r}: empty name in {text!r}")
+    return items
+
+
+def comma_mapping(text: str, name: str) -> dict[str, str]:
+    """A string parameter of ``key=value`` pairs (``"walk=a.pt,run=b.pt"``) as a dict; "" is empty.
+
+    Raises:
+        ValueError: An item without ``=``, an empty key or value, or a key given twice (one line).
+    """
+    mapping: dict[str, str] = {}
+    for item in comma_list(text, name):
+        key, sep, value = (part.strip() for part in item.partition("="))
+        if not sep or not key or not value:
+            raise ValueError(f"parameter {name!r}: expected key=value, got {item!r}")
+        if key in mapping:
+            raise ValueError(f"parameter {name!r}: {key!r} given twice")
+        mapping[key] = value
+    return mapping

@@ -12,7 +12,21 @@ Parameters: ``checkpoint`` (required), ``device``, ``control_rate`` (Hz, as trai
 default: the checkpoint's own rate, e.g. 30 Hz humanoid3d, 50 Hz G1),
 ``follow_checkpoints`` (load each path the trainer node publishes on ``checkpoints``),
 ``clips`` (reference clips loaded at start-up; default the policy's training clips; another clip
-named by the reference is loaded when it first appears).
+named by the reference is loaded when it first appears),
+``checkpoints`` (comma-separated ``clip=checkpoint`` pairs, e.g. ``"walk=policies/humanoid3d_walk.pt,
+run=runs/run/model_500.pt"``: the single-clip policy for each clip, all loaded at start-up; one that
+does not fit the main checkpoint's character, actions, observation size or control step stops the
+node at start-up with one line).
+
+Clip switches (the reference node's ``select_clip``) are followed from the reference frames'
+``clip_name``: the policy of the clip now playing acts (``PolicyController.policy_for``: the
+``checkpoints`` entry, else ``checkpoint`` when trained on that clip; a clip-conditioned student
+gets the one-hot of the new clip). A clip that no loaded policy acts for is logged once and the
+node holds a pose (``deepmimic_sim.command_hold.CommandHold``, then the safety layer): from the
+last safe targets (the measured pose if it never acted) it ramps over ``ramp_time`` s (default 1)
+to ``hold_pose``: ``rest`` (default: the model's standing pose, as the simulator's and the bridge's
+command timeouts) or ``last`` (those targets themselves), and keeps publishing it every control
+step until the reference plays a clip with a policy.
 Start it before the simulator (or call ``reset`` once it is up): then it answers the initial state
 before the first physics step and the graph steps exactly the trajectory ``ImitationEnv`` would.
 
@@ -28,10 +42,13 @@ holds its pose instead of a downstream timeout ramping it), logged once; a fresh
 from __future__ import annotations
 
 import numpy as np
+from deepmimic_sim.backends.mujoco_model import rest_qpos
+from deepmimic_sim.command_hold import CommandHold
 from deepmimic_sim.command_safety import LIMIT_SLACK, MAX_RATE, TORQUE_MARGIN, CommandSafety, SafetyLimits
 from deepmimic_sim.robot_state import RootArrays, state_from_arrays
 from deepmimic_transport.messages import deepmimic_interfaces, nav_msgs, sensor_msgs, std_msgs
 from deepmimic_transport.node_main import pose_arrays, run_node
+from deepmimic_transport.parameters import comma_mapping
 from deepmimic_transport.validation import (
     InvalidMessageError,
     check_finite,
@@ -44,7 +61,7 @@ from deepmimic_transport.validation import (
 import deepmimic_transport as transport
 
 from ..checkpoint import CheckpointError
-from ..controller import PolicyController, reference_time
+from ..controller import PolicyController, reference_time, trained_clips
 
 
 class PolicyNode:
@@ -57,10 +74,16 @@ class PolicyNode:
         rate = float(node.declare_parameter("control_rate", 0.0))
         if not checkpoint:
             raise ValueError("parameter 'checkpoint' is required (a model_<it>.pt file)")
-        self.controller = PolicyController(checkpoint, device, 1.0 / rate if rate > 0 else None)
+        checkpoints = comma_mapping(node.declare_parameter("checkpoints", ""), "checkpoints")
+        self.controller = PolicyController(checkpoint, device, 1.0 / rate if rate > 0 else None, checkpoints)
         # Load the reference clips now, not in the first callback (a first answer seconds late).
-        for clip in node.declare_parameter("clips", list(self.controller.policy.experiment.env.motions)):
+        # Every clip a loaded policy acts for is loaded too: a clip switch reads no file in the control loop.
+        for clip in dict.fromkeys([*node.declare_parameter("clips", trained_clips(self.controller.policy)),
+                                   *self.controller.served_clips()]):
             self.controller.clip(clip)
+        self.acting_clip: str | None = None  # the clip of the latest action (a switch is logged once)
+        self.unserved_steps = 0  # control steps held because no policy acts for the reference's clip
+        self.acted_with = None  # the checkpoint of the latest command (None: held, or none yet)
         self.names = self.controller.hinge_names
         self.states = self.odom = self.reference = None
         self.acted_stamp = None
@@ -73,6 +96,14 @@ class PolicyNode:
         if self.state_timeout <= 0:
             raise ValueError(f"state_timeout must be > 0 s, got {self.state_timeout}")
         self.state_time: float | None = None  # when the newest state arrived (this node's clock)
+        hold_pose = node.declare_parameter("hold_pose", "rest")
+        if hold_pose not in ("rest", "last"):
+            raise ValueError(f"hold_pose must be 'rest' or 'last', got {hold_pose!r}")
+        self.hold_pose = rest_qpos(self.controller.kinematics.model)[7:] if hold_pose == "rest" else None
+        self.ramp_time = float(node.declare_parameter("ramp_time", 1.0))
+        if self.ramp_time < 0:
+            raise ValueError(f"ramp_time must be >= 0 s, got {self.ramp_time}")
+        self.clip_hold: CommandHold | None = None  # while no policy acts for the reference's clip
         self.holding = False
         self.commands_pub = node.create_publisher(std_msgs.Float64MultiArray, "commands", "latest")
         self.subscriptions = {
@@ -88,7 +119,8 @@ class PolicyNode:
                                                                          self.on_checkpoint, "latched")
         self.watchdog = node.create_timer(self.controller.control_dt, self.on_watchdog)
         node.get_logger().info(f"policy {checkpoint} (iteration {self.controller.policy.iteration}) at "
-                               f"{1 / self.controller.control_dt:g} Hz")
+                               f"{1 / self.controller.control_dt:g} Hz; policies for clips: "
+                               f"{', '.join(self.controller.served_clips())}")
 
     def on_reference(self, msg) -> None:
         """Keep the latest reference frame."""
@@ -129,13 +161,42 @@ class PolicyNode:
                           np.array([twist.angular.x, twist.angular.y, twist.angular.z]))
         qpos, qvel = state_from_arrays(root, np.asarray(self.states.position), np.asarray(self.states.velocity))
         ref = self.reference
+        now = self.node.now()
+        policy = self.follow(ref.clip_name)
+        if policy is None:
+            self.publish(self.safety(self.hold_targets(qpos[7:], now), qpos[7:], now))
+            self.unserved_steps += 1
+            self.acted_with = None
+            return
+        self.clip_hold = None
         ref_time = reference_time(ref.clip_time, ref.header.stamp.to_seconds(), stamp)
         targets = self.controller.targets(qpos, qvel, ref.clip_name, ref_time)
-        now = self.node.now()
+        self.acted_with = policy.path
         self.publish(self.safety(targets, qpos[7:], now))
         line = self.safety.warning(now)
         if line:
             self.node.get_logger().warning(line)
+
+    def hold_targets(self, positions: np.ndarray, now: float) -> np.ndarray:
+        """Targets while no policy acts: a ramp from the last safe targets (else ``positions``) to the hold pose."""
+        if self.clip_hold is None:
+            start = self.safety.previous if self.safety.previous is not None else positions
+            pose = start if self.hold_pose is None else self.hold_pose
+            self.clip_hold = CommandHold(start, now, ramp_s=self.ramp_time, hold_pose=pose)
+            self.clip_hold.time_out(now, positions)
+        return self.clip_hold.targets(now, positions)
+
+    def follow(self, clip_name: str):
+        """The policy for the reference's clip (None: none, hold); a change of clip is logged once."""
+        policy = self.controller.policy_for(clip_name)
+        if clip_name != self.acting_clip:
+            self.acting_clip = clip_name
+            if policy is None:
+                self.node.get_logger().warning(f"no policy for clip '{clip_name}' (policies for: "
+                                               f"{', '.join(self.controller.served_clips())}): holding the pose")
+            else:
+                self.node.get_logger().info(f"clip '{clip_name}': acting with {policy.path}")
+        return policy
 
     def publish(self, targets: np.ndarray) -> None:
         """Publish PD targets on ``commands``."""

@@ -19,7 +19,9 @@ until the first command arrives; the node keeps publishing that state every cont
 policy started later answers it and the first physics step already follows the policy (no race
 between processes starting). With ``initial_state: reference`` the waiting character is also
 kept in the pose of the latest ``reference`` frame (clip time carried to now), so the rollout
-starts in step with the reference node, whenever each process came up. After
+starts in step with the reference node, whenever each process came up; the frame's clip is used
+when it is ``motion`` or one of ``clips`` (comma-separated, loaded at start-up: the clips the
+reference node may switch to), else ``motion`` (logged once). After
 ``command_timeout`` s without a command the targets ramp over ``ramp_time`` s to the hold pose
 (``hold_pose``: ``rest``, the model's standing pose, default; or ``timeout``, the pose measured
 then) and hold it, logged (``deepmimic_sim.command_hold``).
@@ -31,6 +33,7 @@ import numpy as np
 import torch
 from deepmimic_transport.messages import builtin_interfaces, deepmimic_interfaces, nav_msgs, sensor_msgs, std_msgs
 from deepmimic_transport.node_main import pose_msg, run_node
+from deepmimic_transport.parameters import comma_list
 from deepmimic_transport.validation import (
     InvalidMessageError,
     validate_reference_frame,
@@ -71,6 +74,10 @@ class SimulatorNode:
         if self.initial_state not in ("reference", "rest"):
             raise ValueError(f"initial_state must be 'reference' or 'rest', got {self.initial_state!r}")
         self.clip = ReferenceClip(motion, character) if self.initial_state == "reference" else None
+        others = comma_list(node.declare_parameter("clips", ""), "clips")
+        self.clips = {motion: self.clip, **{name: ReferenceClip(name, character) for name in others
+                                            if name != motion and self.clip is not None}}
+        self._unknown_clips: set[str] = set()
         hold_pose = node.declare_parameter("hold_pose", "rest")
         if hold_pose not in ("rest", "timeout"):
             raise ValueError(f"hold_pose must be 'rest' or 'timeout', got {hold_pose!r}")
@@ -107,7 +114,7 @@ class SimulatorNode:
         with the reference node: the policy's first answer is for this very state and clip time.
         """
         if self.clip is not None:
-            qpos, qvel = self.clip.state(self._reference_time(self.node.now()))
+            qpos, qvel = self._reference_clip().state(self._reference_time(self.node.now()))
         else:
             qpos, qvel = self.rest[None].copy(), np.zeros((1, self.backend.model.nv))
         self.backend.reset(torch.zeros(1, dtype=torch.long), torch.from_numpy(qpos), torch.from_numpy(qvel))
@@ -120,6 +127,17 @@ class SimulatorNode:
         """The reference node's clip time at ``now`` (0 before its first frame)."""
         frame = self.reference_frame
         return 0.0 if frame is None else frame.clip_time + now - frame.header.stamp.to_seconds()
+
+    def _reference_clip(self) -> ReferenceClip:
+        """The clip of the latest reference frame (``motion`` before one, or for a clip not loaded here)."""
+        name = None if self.reference_frame is None else self.reference_frame.clip_name
+        if name is None or name in self.clips:
+            return self.clips[name] if name is not None else self.clip
+        if name not in self._unknown_clips:
+            self._unknown_clips.add(name)
+            self.node.get_logger().warning(f"reference clip '{name}' is not loaded here (clips: "
+                                           f"{', '.join(self.clips)}): reset poses come from '{self.clip.name}'")
+        return self.clip
 
     def on_reference(self, msg: deepmimic_interfaces.ReferenceFrame) -> None:
         """Keep the latest reference frame (used while waiting for the first command)."""
@@ -139,7 +157,7 @@ class SimulatorNode:
         now = self.node.now()
         if self.waiting:  # standing still until commanded; the state is published again for the policy
             if self.reference_frame is not None:  # ... in the reference's current pose
-                qpos, qvel = self.clip.state(self._reference_time(now))
+                qpos, qvel = self._reference_clip().state(self._reference_time(now))
                 self.backend.reset(torch.zeros(1, dtype=torch.long), torch.from_numpy(qpos), torch.from_numpy(qvel))
             self.hold.reset(self.backend.qpos[0, 7:].double().cpu().numpy(), now)
             self.safety.reset(self.backend.qpos[0, 7:].double().cpu().numpy(), now)
