@@ -12,8 +12,9 @@ domain is loopback-only (``dds_wire.loopback_config()``) with a ``ROS_DOMAIN_ID`
 A measuring node in this process subscribes ``states``, ``commands`` and ``reference``; after
 the first command has arrived and ``--warmup`` seconds more, it records for ``--seconds``:
 
-- ``states``: rate from the publication stamps (``header.stamp``, the simulator's monotonic clock,
-  which on one machine is this process's clock) and intervals between stamps (jitter = |interval -
+- ``states``: rate from the publication stamps (``header.stamp``: ROS time, the system clock, for
+  node processes of either transport, mapped to this process's monotonic clock by the offset
+  measured here; the composed graph's bus clock is already monotonic) and intervals between stamps (jitter = |interval -
   1/30 s|); also the intervals between arrivals here.
 - state-to-command latency. ``commands`` (std_msgs/Float64MultiArray) carry no stamp; the policy
   node publishes exactly one command per states stamp, on the arrival of that stamp's states and
@@ -159,9 +160,15 @@ class Recorder:
         stamp = getattr(info, "source_timestamp", None)
         return None if stamp is None else stamp * 1e-9 - self.offset
 
+    def _stamp(self, msg) -> float:
+        """A header stamp on this process's monotonic clock. Node processes stamp with ROS time (the
+        system clock, epoch seconds); the composed in-process graph with the monotonic bus clock."""
+        stamp = msg.header.stamp.to_seconds()
+        return stamp - self.offset if stamp > 1e9 else stamp
+
     def on_states(self, msg) -> None:
         now = time.monotonic()
-        item = (msg.header.stamp.to_seconds(), now)
+        item = (self._stamp(msg), now)
         self._pending = item
         if self.recording:
             self.states.append(item)
@@ -183,7 +190,7 @@ class Recorder:
 
     def on_reference(self, msg) -> None:
         if self.recording:
-            self.reference.append((msg.header.stamp.to_seconds(), time.monotonic()))
+            self.reference.append((self._stamp(msg), time.monotonic()))
 
     def summary(self) -> dict:
         stamps = [s for s, _ in self.states]
@@ -437,8 +444,7 @@ def latency_table(result: dict) -> str:
         if not run:
             continue
         a, b = run["latency"]["stamp_to_command_arrival"], run["latency"]["states_arrival_to_command_arrival"]
-        # An rclpy simulator stamps with the ROS clock (system time), not the monotonic clock: no stamp figures.
-        stamped = "rclpy" not in name and "mixed" not in name
+        stamped = True  # every node stamps with ROS time (system clock), mapped to the monotonic clock here
         lines.append(f"{name} | {_f(run['states']['rate_hz'] if stamped else run['states']['rate_hz_arrivals'], '.2f')}"
                      f" | {_f(a['p50_ms']) if stamped else '-'} / {_f(a['p99_ms']) if stamped else '-'} | "
                      f"{_f(b['p50_ms'])} / {_f(b['p99_ms'])}")

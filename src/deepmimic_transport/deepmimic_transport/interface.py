@@ -246,8 +246,13 @@ class Node(ABC):
 
     # Execution -----------------------------------------------------------------------------------
     def now(self) -> float:
-        """The node's clock in seconds (monotonic unless an implementation says otherwise)."""
-        return time.monotonic()
+        """The node's clock in seconds: the system clock, as ROS time is without ``use_sim_time``.
+
+        Header stamps are compared across processes and with ROS 2 nodes (the policy node places a
+        driver's state in the reference clip by its stamp), so they must be on ROS's clock: a
+        monotonic clock here put an rclpy driver's states ~1.7e9 s away from our reference frames.
+        """
+        return time.time()
 
     @abstractmethod
     def spin_once(self, timeout_s: float = 0.0) -> int:
