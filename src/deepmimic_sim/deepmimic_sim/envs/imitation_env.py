@@ -262,18 +262,10 @@ class ImitationEnv:
                 ) -> tuple[torch.Tensor, dict[str, torch.Tensor], torch.Tensor]:
         ref_pos, ref_quat = ref_pose if ref_pose is not None else self.motion_lib.body_pose(ref)
         b = self.backend
-        sim_pos = b.body_pos_w.float()
-        ref_ang_vel = torch.cat([ref.root_ang_vel[:, None], ref.joint_ang_vel[:, 1:]], dim=1)
-        ee = self._end_effectors
-        errors = {
-            "pose": rewards.pose_error(self.sim_local_quat(), ref.local_quat, self._joint_weights),
-            "velocity": rewards.velocity_error(self.sim_local_ang_vel(), ref_ang_vel, self._joint_weights),
-            "end_effector": rewards.end_effector_error(sim_pos[:, ee] - sim_pos[:, :1], ref_pos[:, ee] - ref_pos[:, :1]),
-            "com": rewards.com_error(self.backend.com_pos_w.float(), self._reference_com(ref_pos, ref_quat)),
-            "root": rewards.root_error(sim_pos[:, 0], b.body_quat_w[:, 0].float(), b.body_lin_vel_w[:, 0].float(),
-                                       b.body_ang_vel_w[:, 0].float(), ref.root_pos, ref.root_quat,
-                                       ref.root_lin_vel, ref.root_ang_vel),
-        }
+        errors = rewards.imitation_errors(b.body_pos_w.float(), b.body_quat_w.float(), b.body_lin_vel_w.float(),
+                                          b.body_ang_vel_w.float(), b.com_pos_w.float(), ref, ref_pos, ref_quat,
+                                          self._parents, self._joint_weights, self._end_effectors, self._body_com,
+                                          self._body_mass)
         reward, terms = rewards.imitation_reward(self.cfg.reward, errors)
         return reward, terms, ref_pos
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from deepmimic_mocap import rotations as rot
 
-Array = Any  # numpy.ndarray | Array
+Array = Any  # numpy.ndarray | torch.Tensor
 
 
 def heading_quat(root_quat: Array) -> Array:

@@ -5,7 +5,7 @@ and sums them and returns the terms too, logged as ``reward/<term>``. Torch tens
 environment) or NumPy arrays (``SingleImitationEnv``), the namespace picked per call.
 
 ``imitation_errors`` gathers the five errors from the simulated body readings and the reference,
-for ``SingleImitationEnv``; ``sim_local_quat``/``sim_local_ang_vel``/``reference_com`` are the
+for ``ImitationEnv`` and ``SingleImitationEnv``; ``sim_local_quat``/``sim_local_ang_vel``/``reference_com`` are the
 simulated joints and the reference's centre of mass both environments use.
 """
 
@@ -47,7 +47,7 @@ def imitation_errors(body_pos: Array, body_quat: Array, body_lin_vel: Array, bod
                      end_effectors: Array, body_com: Array, body_mass: Array) -> dict[str, Array]:
     """The five errors of :func:`imitation_reward` from the simulated readings (``(N, B, 3|4)``,
     centre of mass ``(N, 3)``, float32) and the reference (``MotionFrames`` ``ref`` and its body
-    poses ``ref_pos``/``ref_quat``), as ``ImitationEnv._reward`` gathers them."""
+    poses ``ref_pos``/``ref_quat``)."""
     xp = rot.namespace(body_pos)
     ref_ang_vel = xp.concat([ref.root_ang_vel[:, None], ref.joint_ang_vel[:, 1:]], axis=1)
     ee = end_effectors
