@@ -179,3 +179,10 @@ def test_the_process_domain_is_created_with_the_composed_configuration(monkeypat
                         or real_domain(domain_id, config))
     with transport.create_node("local", backend="dds") as local:
         assert created == [(local.domain_id, f"{INTEROP_CONFIG},{loopback_config()}")]
+
+
+def test_node_clock_is_ros_time(node, loopback_dds):
+    """Header stamps are ROS time (the system clock, as rclpy's), so an rclpy driver's stamps and
+    ours compare: the policy node places a state in the reference clip by its stamp."""
+    before, now, after = time.time(), node.now(), time.time()
+    assert before <= now <= after
