@@ -8,8 +8,10 @@ and nav_msgs/Odometry on /odom (same stamp), and applies the latest /commands
 10 physics steps of 1/300 s). A command is applied when it arrives (physics advances one control
 step at once; the next tick publishes the result), as in training, where the action of an
 observation acts at once; a tick without a new command steps with the held targets. Until the
-first command it stands in the pose of the latest /reference frame, as a robot put in the clip's
-pose would. Prints one JSON object: steps taken, commands heard.
+first command it holds the state of the latest /reference frame: its pose, joint velocities and
+the root velocity differenced from the last two frames, as the simulator node's reference start
+does (started at rest in mid-stride, the walk policy falls). Prints one JSON object: steps taken, commands heard, ticks that stepped with held targets
+(no new command in that period; they include the ticks after the graph stops).
 """
 
 from __future__ import annotations
@@ -54,12 +56,31 @@ class Robot:
         node.create_subscription(ReferenceFrame, "/reference", self.on_reference, 10)
         self.targets = None
         self.stepped = False  # physics advanced since the last published state
-        self.reference = None
-        self.steps = self.commands = 0
+        self.reference = self.previous_reference = None
+        self.steps = self.commands = self.held = 0
         node.create_timer(self.model.opt.timestep * SUBSTEPS, self.on_tick)
 
     def on_reference(self, msg: ReferenceFrame) -> None:
-        self.reference = msg
+        self.previous_reference, self.reference = self.reference, msg
+
+    def root_velocity(self) -> np.ndarray:
+        """The reference root's velocity (MuJoCo's free joint: world linear, body angular), by finite
+        differences of the last two /reference frames (zero before two have arrived). A walk policy
+        started at rest in mid-stride falls: it was trained from the clip's moving states."""
+        velocity = np.zeros(6)
+        new, old = self.reference, self.previous_reference
+        if old is None or old.clip_name != new.clip_name:
+            return velocity
+        dt = (new.header.stamp.sec - old.header.stamp.sec) + 1e-9 * (new.header.stamp.nanosec - old.header.stamp.nanosec)
+        if not 0.0 < dt < 0.2:
+            return velocity
+        position = lambda f: np.array([f.root_pose.position.x, f.root_pose.position.y, f.root_pose.position.z])
+        quat = lambda f: np.array([f.root_pose.orientation.w, f.root_pose.orientation.x,
+                                   f.root_pose.orientation.y, f.root_pose.orientation.z])
+        velocity[:3] = (position(new) - position(old)) / dt
+        mujoco.mju_subQuat(velocity[3:], quat(new), quat(old))  # in the old frame's axes
+        velocity[3:] /= dt
+        return velocity
 
     def on_command(self, msg: Float64MultiArray) -> None:
         if len(msg.data) == len(self.names) and np.all(np.isfinite(msg.data)):
@@ -82,11 +103,12 @@ class Robot:
                 p, q = ref.root_pose.position, ref.root_pose.orientation
                 self.data.qpos[:7] = [p.x, p.y, p.z, q.w, q.x, q.y, q.z]
                 self.data.qpos[7:] = ref.joint_positions
-                self.data.qvel[:] = 0.0
+                self.data.qvel[:6] = self.root_velocity()
                 self.data.qvel[6:] = ref.joint_velocities
                 mujoco.mj_forward(self.model, self.data)
         elif not self.stepped:  # no new command this period: hold the last targets
             self.step()
+            self.held += 1
         self.publish()
         self.stepped = False
 
@@ -123,7 +145,7 @@ def main() -> None:
             rclpy.spin_once(node, timeout_sec=0.01)
     except KeyboardInterrupt:  # stopped by the test once the tracker is done
         pass
-    print(json.dumps({"steps": robot.steps, "commands": robot.commands, "hinges": len(robot.names)}), flush=True)
+    print(json.dumps({"steps": robot.steps, "commands": robot.commands, "held": robot.held, "hinges": len(robot.names)}), flush=True)
     node.destroy_node()
     rclpy.try_shutdown()
 
