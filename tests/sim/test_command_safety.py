@@ -71,3 +71,25 @@ def test_absurd_commands_are_refused_whole_and_reports_are_throttled(limits):
     assert 3 <= len(lines) <= 4  # at most one per second
     assert safety.clamped_steps == 90 and safety.dropped == 90
     assert "dropped" in lines[0] and "torque" in lines[0]
+
+
+def test_a_burst_of_commands_moves_one_control_period_each(limits):
+    """Commands arriving 1 ms apart (a late network, a policy answering queued states) are not frozen.
+
+    Each answers a state one control period after the last, so the rate limit grants each at least
+    ``min_dt``; measured by arrival alone the second would be held to 1 ms of motion.
+    """
+    lim, _ = limits
+    dt = 1.0 / 30
+    start = 0.5 * (lim.lower + lim.upper)  # mid-range: no joint-limit clamp
+    step = np.full_like(start, 0.5 * lim.max_rate * dt)  # half the motion one period allows
+    burst, by_arrival = CommandSafety(lim, min_dt=dt), CommandSafety(lim)
+    for safety in (burst, by_arrival):
+        safety.reset(start, now=0.0)
+    assert np.allclose(burst(start + step, None, now=0.001), start + step)
+    assert burst.clamped["rate"] == 0
+    assert np.allclose(by_arrival(start + step, None, now=0.001), start + lim.max_rate * 0.001)
+    assert by_arrival.clamped["rate"] == len(start)
+    # A genuinely fast command is still limited to one period's motion.
+    assert np.allclose(burst(start + 10 * step, None, now=0.002), start + 3 * step)
+    assert burst.clamped["rate"] == len(start)

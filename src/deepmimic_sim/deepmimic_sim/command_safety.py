@@ -8,7 +8,8 @@ What is applied to each target, in this order (``SafetyLimits``):
 
 1. Non-finite entries (NaN, inf) are replaced by the previous safe target (or, without one, by the
    measured position): the joint holds.
-2. Rate: the target moves at most ``max_rate * dt`` rad from the previous safe target.
+2. Rate: the target moves at most ``max_rate * dt`` rad from the previous safe target, where ``dt``
+   is the time since it but at least one control period (``CommandSafety.min_dt``).
 3. Torque: the target stays within ``q +- torque_margin * torque_limit / kp`` of the measured
    position ``q``: the PD's spring term never asks for more than ``torque_margin`` times the
    joint's torque limit (the rest is cut by the actuator anyway; the margin leaves room for the
@@ -128,12 +129,18 @@ class CommandSafety:
         limits: The limits.
         warn_interval: Seconds between two warning lines (at most one per interval).
         absurd: A command with an entry more than this (rad) beyond a joint limit is refused whole.
+        min_dt: The least ``dt`` of the rate limit (s): the control period. Commands that arrive in a
+            burst (a delayed network, a policy answering queued states) each answer a state one
+            period after the last; measured by their arrival, 1 ms apart, they would be frozen to
+            the previous target, which throws a walking robot.
     """
 
     KINDS = ("nonfinite", "rate", "torque", "joint_limit")
 
-    def __init__(self, limits: SafetyLimits, warn_interval: float = 1.0, absurd: float = np.pi) -> None:
+    def __init__(self, limits: SafetyLimits, warn_interval: float = 1.0, absurd: float = np.pi,
+                 min_dt: float = 0.0) -> None:
         self.limits, self.warn_interval, self.absurd = limits, float(warn_interval), float(absurd)
+        self.min_dt = float(min_dt)
         self.previous: np.ndarray | None = None
         self._previous_time: float | None = None
         #: Totals since start: control steps whose targets were clamped, entries per kind, dropped commands.
@@ -150,7 +157,7 @@ class CommandSafety:
 
     def __call__(self, targets: np.ndarray, positions: np.ndarray | None, now: float) -> np.ndarray:
         """The safe targets for ``now`` (and the state kept for the next call)."""
-        dt = 0.0 if self._previous_time is None else now - self._previous_time
+        dt = 0.0 if self._previous_time is None else max(now - self._previous_time, self.min_dt)
         safe, changed = apply_limits(targets, positions, self.previous, self.limits, dt)
         counts = {kind: int(mask.sum()) for kind, mask in changed.items()}
         if any(counts.values()):

@@ -7,7 +7,9 @@ import argparse
 import gc
 import logging
 import os
+import signal
 import sys
+import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -41,6 +43,22 @@ def settle_garbage_collector() -> None:
     gc.freeze()
 
 
+def stop_on_sigint() -> Callable[[], bool]:
+    """Make SIGINT (Ctrl-C, launch's stop) a request that the spin loop polls, not an exception.
+
+    Raised as KeyboardInterrupt, SIGINT lands wherever the interpreter is, e.g. inside one of
+    rclpy's ``Future.__del__`` ("Exception ignored in ...", a traceback in the node's log at every
+    shutdown that happens to hit it). The spin loop wakes at least every 50 ms to look. Outside
+    the main thread (no signal handlers there) Ctrl-C keeps its default behaviour.
+    """
+    requested = threading.Event()
+    try:
+        signal.signal(signal.SIGINT, lambda _signum, _frame: requested.set())
+    except ValueError:  # not the main thread
+        pass
+    return requested.is_set
+
+
 def run_node(name: str, cls: Callable[[Any], Any], args: list[str] | None = None) -> None:
     """Create node ``name`` on the chosen transport, wrap it in ``cls`` and spin until interrupted.
 
@@ -70,7 +88,7 @@ def run_node(name: str, cls: Callable[[Any], Any], args: list[str] | None = None
         if hasattr(app, "run"):
             app.run()
         else:
-            node.spin(timeout_s=options.seconds)
+            node.spin(until=stop_on_sigint(), timeout_s=options.seconds)
     except KeyboardInterrupt:
         pass
     finally:

@@ -91,7 +91,7 @@ class PolicyNode:
         self.safety = CommandSafety(SafetyLimits.from_model(
             self.controller.kinematics.model, self.names, float(node.declare_parameter("max_target_rate", MAX_RATE)),
             float(node.declare_parameter("torque_margin", TORQUE_MARGIN)),
-            float(node.declare_parameter("limit_slack", LIMIT_SLACK))))
+            float(node.declare_parameter("limit_slack", LIMIT_SLACK))), min_dt=self.controller.control_dt)
         self.state_timeout = float(node.declare_parameter("state_timeout", 0.1))
         if self.state_timeout <= 0:
             raise ValueError(f"state_timeout must be > 0 s, got {self.state_timeout}")

@@ -77,10 +77,12 @@ class Ros2ControlBridgeNode:
         self.reorder_states = JointReorder(self.joint_names, self.joint_map, "joint_states")
         self._last_error = ""
         self.states_sent = self.commands_sent = self.odom_sent = 0
+        rate = float(node.declare_parameter("control_rate", 0.0))
+        rate = rate or load_controller(load_character(character)).control_hz
         self.safety = CommandSafety(SafetyLimits.from_model(
             model, model_names, max_rate=float(node.declare_parameter("max_target_rate", MAX_RATE)),
             torque_margin=float(node.declare_parameter("torque_margin", TORQUE_MARGIN)),
-            limit_slack=float(node.declare_parameter("limit_slack", LIMIT_SLACK))))
+            limit_slack=float(node.declare_parameter("limit_slack", LIMIT_SLACK))), min_dt=1.0 / rate)
         self.hold: CommandHold | None = None  # created by the first command
         hold_pose = node.declare_parameter("hold_pose", "rest")
         if hold_pose not in ("rest", "timeout"):
@@ -104,8 +106,6 @@ class Ros2ControlBridgeNode:
         self.commands_sub = node.create_subscription(std_msgs.Float64MultiArray, "commands", self.on_commands,
                                                      COMMANDS_QOS)
         # Stale commands: the controller would hold the last one for ever; ramp to the pose instead.
-        rate = float(node.declare_parameter("control_rate", 0.0))
-        rate = rate or load_controller(load_character(character)).control_hz
         self.hold_timer = node.create_timer(1.0 / rate, self.on_hold_timer)
         unsent = sorted(set(self.joint_names) - {self.joint_names[i] for i in self.command_index})
         if unsent:

@@ -87,7 +87,7 @@ class SimulatorNode:
                                 rest if hold_pose == "rest" else None)
         self.safety = CommandSafety(SafetyLimits.from_model(
             self.backend.model, self.hinge_names, float(node.declare_parameter("max_target_rate", MAX_RATE)),
-            float(node.declare_parameter("torque_margin", TORQUE_MARGIN))))
+            float(node.declare_parameter("torque_margin", TORQUE_MARGIN))), min_dt=self.backend.control_dt)
         self._hold_state = self.hold.state
         self.states_pub = node.create_publisher(sensor_msgs.JointState, "states", "sensor_data")
         self.odom_pub = node.create_publisher(nav_msgs.Odometry, "odom", "sensor_data")
