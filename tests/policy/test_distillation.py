@@ -159,6 +159,14 @@ def test_distill_writes_a_loadable_clip_conditioned_student(tmp_path):
     obs = torch.randn(3, 197)
     one_hot = torch.tensor([[1.0, 0.0]]).expand(3, 2)
     torch.testing.assert_close(walk.act(obs), student.act(torch.cat([obs, one_hot], dim=-1)))
+    # Evaluated on run alone (`deepmimic eval --motion run`), the environment calls run clip 0; the
+    # student must still get run's one-hot (index 1), found by name.
+    student.bind_motions(["run"])
+    run_one_hot = torch.tensor([[0.0, 1.0]]).expand(3, 2)
+    torch.testing.assert_close(student.observation(obs, torch.zeros(3, dtype=torch.long)),
+                               torch.cat([obs, run_one_hot], dim=-1))
+    with pytest.raises(ValueError, match="not for \\['jump'\\]"):
+        student.bind_motions(["jump"])
 
 
 def test_distill_cli(tmp_path, capsys):

@@ -307,6 +307,7 @@ def evaluate_checkpoint(checkpoint: str | Path, seconds: float = 20.0, num_envs:
     """
     policy = Policy.load(checkpoint, device)
     env = make_eval_env(policy.experiment.env, seconds, num_envs, seed, motion, device, backend, randomize)
+    policy.bind_motions(list(env.cfg.motions))
     rollout = run_rollout(policy, env, record_env=0 if video else None)
     out = Path(out_dir) if out_dir is not None else default_out_dir(checkpoint)
     out.mkdir(parents=True, exist_ok=True)
@@ -398,6 +399,7 @@ def play_checkpoint(checkpoint: str | Path, seconds: float = 10.0, out: str | Pa
     """
     policy = Policy.load(checkpoint)
     env = make_eval_env(policy.experiment.env, seconds, 1, seed, motion)
+    policy.bind_motions(list(env.cfg.motions))
     live = PerSecond(env.control_dt, on_second) if on_second is not None else None
     rollout = run_rollout(policy, env, record_env=0 if render else None, on_step=live)
     if live is not None:

@@ -100,6 +100,7 @@ class Policy:
         self.iteration, self.samples, self.path = iteration, samples, path
         self.device = torch.device(device)
         self.num_clips = 0
+        self._clip_index: torch.Tensor | None = None  # environment clip id -> one-hot index (bind_motions)
 
     @property
     def env_obs_dim(self) -> int:
@@ -112,7 +113,26 @@ class Policy:
             return env_obs
         if motion_ids is None:
             raise ValueError("a clip-conditioned policy needs the clip index of every environment")
+        if self._clip_index is not None:
+            motion_ids = self._clip_index.to(motion_ids.device)[motion_ids.long()]
         return append_clip_one_hot(env_obs, motion_ids, self.num_clips)
+
+    def bind_motions(self, motions: list[str]) -> None:
+        """Act in an environment that plays ``motions``: its clip ids are mapped to this student's one-hot.
+
+        The environment numbers its clips in its own order (``--motion run`` makes run clip 0); the
+        one-hot must be the student's index of that clip, found by name. An ordinary policy ignores this.
+
+        Raises:
+            ValueError: A clip the student was not distilled for.
+        """
+        if not self.num_clips:
+            return
+        own = list(self.experiment.env.motions)
+        missing = [m for m in motions if m not in own]
+        if missing:
+            raise ValueError(f"{self.path}: a student for clips {own}, not for {missing}")
+        self._clip_index = torch.tensor([own.index(m) for m in motions], dtype=torch.long)
 
     @classmethod
     def load(cls, path: str | Path, device: str | torch.device = "cpu") -> Policy:
