@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from deepmimic_sim.actions import action_offset_scale, actions_to_targets
+from deepmimic_sim.backends.mujoco_model import torque_over_kp
 from deepmimic_sim.model.joint_mapping import JointMapping
 from deepmimic_sim.reference import ReferenceClip
 from deepmimic_sim.robot_state import RobotKinematics, policy_observation
@@ -69,6 +70,7 @@ class PolicyController:
         self.control_dt = control_dt or self.kinematics.model.opt.timestep * self.policy.experiment.env.substeps
         self.mapping = JointMapping(self.kinematics.character)
         self._ranges = self.mapping.hinge_ranges()
+        self._torque_over_kp = torque_over_kp(self.kinematics.model, self.kinematics.hinge_names)
         self._clips: dict[str, ReferenceClip] = {}
         self.by_clip: dict[str, Policy] = {}
         for clip, path in (checkpoints or {}).items():
@@ -151,7 +153,7 @@ class PolicyController:
         cfg = policy.experiment.env.action
         if cfg.mode == "residual":
             next_ref = self.clip(clip_name).hinge_angles(np.float64(ref_time) + self.control_dt)
-        targets, _ = actions_to_targets(actions, cfg, action_offset_scale(self._ranges, cfg), next_ref)
+        targets, _ = actions_to_targets(actions, cfg, action_offset_scale(self._ranges, cfg, self._torque_over_kp), next_ref)
         return targets[0].double().numpy()
 
     def act_batch(self, observations: np.ndarray) -> np.ndarray:

@@ -2,7 +2,8 @@
 
 ``target = offset + scale * clip(action)``: in ``absolute`` mode the offset is the middle of each
 hinge's range and the scale half the range (capped at ``max_scale``); in ``residual`` mode the
-offset is the reference pose one control step ahead and the scale ``residual_scale``. NaN/inf
+offset is the reference pose one control step ahead and the scale ``residual_scale`` (or, with
+``residual_effort_scale``, that times each hinge's torque limit over its kp). NaN/inf
 actions become 0 and are counted. ``tests/nodes`` checks it against ``ImitationEnv``. Torch tensors
 or NumPy arrays (``SingleImitationEnv``).
 """
@@ -19,8 +20,21 @@ from deepmimic_mocap import rotations as rot
 from .envs.config import ActionCfg
 
 
-def action_offset_scale(hinge_ranges: np.ndarray, cfg: ActionCfg) -> tuple[torch.Tensor, torch.Tensor]:
-    """Absolute-mode offset and scale from ``JointMapping.hinge_ranges()`` ``(H, 2)``. Each ``(H,)`` float32."""
+def action_offset_scale(hinge_ranges: np.ndarray, cfg: ActionCfg,
+                        torque_over_kp: np.ndarray | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Offset and scale of the actions. Each ``(H,)`` float32.
+
+    Absolute mode: from ``JointMapping.hinge_ranges()`` ``(H, 2)``. Residual mode with
+    ``residual_effort_scale``: offset 0 (the reference is added per step) and scale
+    ``residual_effort_scale * torque_over_kp`` (``mujoco_model.torque_over_kp``, required then).
+    """
+    if cfg.mode == "residual" and cfg.residual_effort_scale > 0:
+        if torque_over_kp is None:
+            raise ValueError("residual_effort_scale needs each hinge's torque limit over kp")
+        scale = cfg.residual_effort_scale * np.asarray(torque_over_kp, dtype=np.float64)
+        if not np.isfinite(scale).all():
+            raise ValueError("residual_effort_scale needs force-limited actuators on every hinge")
+        return torch.zeros(len(scale), dtype=torch.float32), torch.as_tensor(scale, dtype=torch.float32)
     ranges = np.asarray(hinge_ranges, dtype=np.float64)
     offset = torch.as_tensor(ranges.mean(axis=1), dtype=torch.float32)
     scale = torch.as_tensor(np.minimum(0.5 * (ranges[:, 1] - ranges[:, 0]), cfg.max_scale), dtype=torch.float32)
@@ -48,6 +62,7 @@ def actions_to_targets(actions: Any, cfg: ActionCfg, offset_scale: tuple[Any, An
     if cfg.mode == "residual":
         if next_reference is None:
             raise ValueError("residual actions need the reference pose one control step ahead")
-        return xp.astype(next_reference, xp.float32, copy=False) + cfg.residual_scale * actions, int(bad.sum())
+        scale = offset_scale[1] if cfg.residual_effort_scale > 0 else cfg.residual_scale
+        return xp.astype(next_reference, xp.float32, copy=False) + scale * actions, int(bad.sum())
     offset, scale = offset_scale
     return offset + scale * actions, int(bad.sum())

@@ -31,6 +31,8 @@ import numpy as np
 from deepmimic_transport.qos import Durability, History, QoSProfile, Reliability
 from deepmimic_transport.validation import InvalidMessageError, check_length, validate_multiarray
 
+from .backends.mujoco_model import torque_over_kp
+
 #: Default largest target speed (rad/s). The walk policy's targets move at most about 12 rad/s.
 MAX_RATE = 40.0
 #: QoS of a ``commands`` subscription where commands enter: best effort (it matches the policy's
@@ -69,12 +71,8 @@ class SafetyLimits:
         ranges = model.jnt_range[joints]
         lower = np.where(limited, ranges[:, 0] - limit_slack, -np.pi)
         upper = np.where(limited, ranges[:, 1] + limit_slack, np.pi)
-        actuators = np.array([model.actuator(name).id for name in hinge_names])
-        kp = model.actuator_gainprm[actuators, 0]
-        torque = np.where(model.actuator_forcelimited[actuators].astype(bool),
-                          np.abs(model.actuator_forcerange[actuators]).max(axis=1), np.inf)
         return cls(lower.astype(np.float64), upper.astype(np.float64),
-                   (torque_margin * torque / kp).astype(np.float64), float(max_rate))
+                   torque_margin * torque_over_kp(model, hinge_names), float(max_rate))
 
     @classmethod
     def for_character(cls, character: str = "humanoid3d", **kwargs) -> SafetyLimits:

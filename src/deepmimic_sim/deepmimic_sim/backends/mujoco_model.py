@@ -106,6 +106,19 @@ def rest_qpos(model: mujoco.MjModel) -> np.ndarray:
     return (model.key_qpos[key] if key is not None else model.qpos0).astype(np.float64).copy()
 
 
+def torque_over_kp(model: mujoco.MjModel, hinge_names: list[str] | tuple[str, ...]) -> np.ndarray:
+    """Each hinge's torque limit over its PD stiffness (rad): how far a position target must sit from
+    the joint for the motor to give its full torque (inf where the actuator is not force-limited).
+
+    The model's actuators are position PDs named after their hinges. Shape ``(H,)``, float64.
+    """
+    actuators = np.array([model.actuator(name).id for name in hinge_names])
+    kp = model.actuator_gainprm[actuators, 0]
+    torque = np.where(model.actuator_forcelimited[actuators].astype(bool),
+                      np.abs(model.actuator_forcerange[actuators]).max(axis=1), np.inf)
+    return (torque / kp).astype(np.float64)
+
+
 def control_substeps(character: Character) -> int:
     """Physics steps per control step: the shipped model's timestep at the character's control rate
     (humanoid3d: 1/300 s at 30 Hz = 10; G1: 0.005 s at 50 Hz = 4)."""

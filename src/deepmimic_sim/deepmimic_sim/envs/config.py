@@ -93,12 +93,17 @@ class ActionCfg:
             reference pose at the next control step and scale is ``residual_scale``.
         max_scale: Cap on the absolute-mode scale, rad.
         residual_scale: Scale in residual mode, rad.
+        residual_effort_scale: When > 0, the residual scale of each hinge is this times its torque
+            limit over its kp (BeyondMimic's action scale, 0.25 effort / stiffness) instead of
+            ``residual_scale``: a robot with soft PD gains (the G1: kp 28-99 N m/rad) needs targets
+            far from the joint to carry its weight, which one scale for all joints cannot give.
         clip: Actions are clipped to ``[-clip, clip]``; NaN actions become 0 and are counted.
     """
 
     mode: str = bounded("absolute", choices=("absolute", "residual"))
     max_scale: float = bounded(3.14159, minimum=0.0, exclusive_minimum=True)
     residual_scale: float = bounded(0.5, minimum=0.0, exclusive_minimum=True)
+    residual_effort_scale: float = bounded(0.0, minimum=0.0)
     clip: float = bounded(1.5, minimum=0.0, exclusive_minimum=True)
 
 

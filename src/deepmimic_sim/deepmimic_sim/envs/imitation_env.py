@@ -23,6 +23,7 @@ from deepmimic_mocap.motion_lib import MotionFrames, MotionLib
 
 from ..actions import action_offset_scale, actions_to_targets
 from ..backends import PhysicsBackend, make_backend
+from ..backends.mujoco_model import torque_over_kp
 from ..model.joint_mapping import JointMapping
 from . import metrics, rewards, terminations
 from . import observations as obs_fn
@@ -98,7 +99,8 @@ class ImitationEnv:
         self._body_mass = self._tensor(masses / masses.sum())
         self._body_com = self._tensor([b.pos if b is not None else np.zeros(3) for b in ch.bodies])
         self._action_offset_scale = tuple(t.to(self.device) for t in
-                                          action_offset_scale(self.mapping.hinge_ranges(), self.cfg.action))
+                                          action_offset_scale(self.mapping.hinge_ranges(), self.cfg.action,
+                                                              self._torque_over_kp()))
         self._tracked_joints = self._tensor([t.value in ("spherical", "revolute") for t in sk.joint_types], torch.bool)
         self._durations = self._tensor(self.motion_lib.durations, torch.float64)
         self._wrap = self._tensor(self.motion_lib.loop_wrap, torch.bool)
@@ -174,6 +176,12 @@ class ImitationEnv:
         self.backend.reset(env_ids, qpos.double(), qvel.double())
 
     # ----------------------------------------------------------------------------------- step
+    def _torque_over_kp(self) -> np.ndarray | None:
+        """Torque limit over kp per hinge, for ``residual_effort_scale`` actions (None when unused)."""
+        if self.cfg.action.residual_effort_scale <= 0:
+            return None
+        return torque_over_kp(self.backend.model, list(self.backend.hinge_names))
+
     def actions_to_targets(self, actions: torch.Tensor) -> tuple[torch.Tensor, int]:
         """PD targets from actions (``deepmimic_sim.actions``), and how many NaN/inf values were zeroed."""
         return self._targets(actions, self.reference(steps_ahead=1) if self.cfg.action.mode == "residual" else None)
