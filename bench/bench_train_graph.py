@@ -9,7 +9,9 @@ the same work step for step (tests/nodes/test_train_graph.py checks that their f
 - ``composed``: the train graph in one process: a train-mode simulator node and the trainer node on
   one in-process bus (``deepmimic launch train --composed``);
 - ``dds``: the simulator node in its own process, the trainer node here, over loopback Cyclone DDS
-  with a domain of the bench's own (``deepmimic launch train``).
+  with a domain of the bench's own (``deepmimic launch train``);
+- ``rclpy`` (with ``--rclpy``): the same two processes as rclpy nodes (ROS 2 Kilted, Fast DDS),
+  discovery range LOCALHOST (``deepmimic launch train transport:=rclpy``).
 
 Each run trains ``--iterations`` PPO iterations; the figure is the median samples/s of every
 iteration after the first (which includes start-up and the normaliser warm-up). Runs alternate
@@ -75,17 +77,18 @@ def run_composed(experiment: Path, run_dir: Path, iterations: int) -> list[float
     return _samples_per_s(run_dir)
 
 
-def run_dds(experiment: Path, run_dir: Path, iterations: int, folder: Path) -> list[float]:
+def run_dds(experiment: Path, run_dir: Path, iterations: int, folder: Path, backend: str = "dds") -> list[float]:
+    """The simulator node in its own process, the trainer node here, both on ``backend`` (dds or rclpy)."""
     from deepmimic_policy.nodes.trainer_node import TrainerNode
 
     import deepmimic_transport as transport
 
     params = folder / "simulator.yaml"
     params.write_text(yaml.safe_dump({"simulator": {"ros__parameters": {"mode": "train", "config": str(experiment)}}}))
-    simulator = subprocess.Popen([sys.executable, "-m", "deepmimic_sim.nodes.simulator_node", "--transport", "dds",
+    simulator = subprocess.Popen([sys.executable, "-m", "deepmimic_sim.nodes.simulator_node", "--transport", backend,
                                   "--params", str(params)], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
     try:
-        node = transport.create_node("trainer", backend="dds", parameters={
+        node = transport.create_node("trainer", backend=backend, parameters={
             "config": str(experiment), "run_dir": str(run_dir), "iterations": iterations, "timeout": 120.0})
         TrainerNode(node).run()
         node.shutdown()
@@ -102,6 +105,8 @@ def main() -> None:
     parser.add_argument("--iterations", type=int, default=6)
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--out", type=Path, default=ROOT / "bench/results/train_graph.json")
+    parser.add_argument("--rclpy", action="store_true",
+                        help="also both nodes on rclpy (ROS 2, Fast DDS; discovery range LOCALHOST)")
     args = parser.parse_args()
 
     from deepmimic_transport.dds_wire import loopback_config
@@ -109,6 +114,9 @@ def main() -> None:
     os.environ["CYCLONEDDS_URI"] = loopback_config()
     os.environ["ROS_DOMAIN_ID"] = str(1 + os.getpid() % 200)
     samples: dict[str, list[float]] = {"local": [], "composed": [], "dds": []}
+    if args.rclpy:
+        os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
+        samples["rclpy"] = []
     with tempfile.TemporaryDirectory(prefix="bench_train_graph_") as tmp:
         folder = Path(tmp)
         experiment = _experiment(folder, args.config, args.num_envs)
@@ -121,7 +129,7 @@ def main() -> None:
                 elif mode == "composed":
                     figures = run_composed(experiment, run_dir, args.iterations)
                 else:
-                    figures = run_dds(experiment, run_dir, args.iterations, folder)
+                    figures = run_dds(experiment, run_dir, args.iterations, folder, mode)
                 samples[mode] += figures
                 print(f"{mode:9s} repeat {repeat}: {np.median(figures):8.0f} samples/s "
                       f"({time.perf_counter() - start:.0f} s)", flush=True)
@@ -132,14 +140,19 @@ def main() -> None:
         "samples_per_s_median": medians, "samples_per_s_all": samples,
         "dds_over_composed": medians["dds"] / medians["composed"],
         "composed_over_local": medians["composed"] / medians["local"],
+        **({"rclpy_over_composed": medians["rclpy"] / medians["composed"]} if "rclpy" in medians else {}),
         "machine": {"cpu": cpu_model(), "cpus": os.cpu_count(), "python": platform.python_version()},
         "date": time.strftime("%Y-%m-%d"),
     }
     print()
-    print("| environments | local | composed graph | DDS processes | DDS / composed |")
-    print("|---|---|---|---|---|")
+    rclpy_head, rclpy_rule, rclpy_cells = ("", "", "")
+    if "rclpy" in medians:
+        rclpy_head, rclpy_rule = " rclpy processes | rclpy / composed |", "---|---|"
+        rclpy_cells = f" {medians['rclpy']:.0f} | {result['rclpy_over_composed']:.2f} |"
+    print("| environments | local | composed graph | DDS processes | DDS / composed |" + rclpy_head)
+    print("|---|---|---|---|---|" + rclpy_rule)
     print(f"| {args.num_envs} | {medians['local']:.0f} | {medians['composed']:.0f} | {medians['dds']:.0f} "
-          f"| {result['dds_over_composed']:.2f} |")
+          f"| {result['dds_over_composed']:.2f} |" + rclpy_cells)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     print(f"wrote {args.out}")
