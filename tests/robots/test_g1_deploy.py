@@ -19,7 +19,7 @@ from deepmimic_sim.nodes.reference_motion_node import ReferenceMotionNode
 from deepmimic_sim.nodes.ros2_control_bridge_node import Ros2ControlBridgeNode
 from deepmimic_sim.nodes.simulator_node import SimulatorNode, make_simulator
 from deepmimic_transport.inprocess import Bus, ManualClock
-from deepmimic_transport.messages import nav_msgs, sensor_msgs, std_msgs
+from deepmimic_transport.messages import deepmimic_interfaces, nav_msgs, sensor_msgs, std_msgs
 
 import deepmimic_transport as transport
 
@@ -86,6 +86,28 @@ def test_g1_deploy_graph_runs_the_simulator_at_50_hz(g1_checkpoint):
         for wrapper in nodes.values():
             wrapper.node.shutdown()
         simulator.backend.close()
+
+
+def test_trained_g1_walks_10_s_in_the_deploy_graph():
+    """The committed G1 policy (policies/g1_walk.pt) in the deploy graph: its simulator, at 50 Hz,
+    through the policy node's safety layer, stays up for 10 s and tracks the clip."""
+    bus = Bus(clock=ManualClock())
+    nodes = start_graph(bus, ROOT / "policies" / "g1_walk.pt")
+    odom = listen(bus, "/odom", nav_msgs.Odometry)
+    states = listen(bus, "/states", sensor_msgs.JointState)
+    references = listen(bus, "/reference", deepmimic_interfaces.ReferenceFrame)
+    try:
+        bus.run_for(10.0)
+        heights = np.array([m.pose.pose.position.z for m in odom])
+        assert len(heights) >= 0.95 * 500 and heights.min() > 0.6, heights.min()  # the pelvis walks at ~0.75 m
+        reference = {r.header.stamp.to_seconds(): np.asarray(r.joint_positions) for r in references}
+        errors = [np.abs(np.asarray(m.position) - reference[m.header.stamp.to_seconds()]).mean()
+                  for m in states[50:] if m.header.stamp.to_seconds() in reference]
+        assert len(errors) > 100 and np.mean(errors) < 0.15, (len(errors), np.mean(errors))
+    finally:
+        for wrapper in nodes.values():
+            wrapper.node.shutdown()
+        nodes["simulator"].backend.close()
 
 
 class StandInG1Driver:
