@@ -32,6 +32,7 @@ import numpy as np
 import rclpy
 import yaml
 from nav_msgs.msg import Odometry
+from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import JointState
@@ -170,7 +171,7 @@ def main() -> None:
     try:
         while time.monotonic() < deadline:
             rclpy.spin_once(node, timeout_sec=0.01)
-    except KeyboardInterrupt:  # stopped by the test once the tracker is done
+    except (KeyboardInterrupt, ExternalShutdownException):  # stopped by the test once the tracker is done
         pass
     print(json.dumps({"steps": robot.steps, "commands": robot.commands, "held": robot.held, "hinges": len(robot.names)}), flush=True)
     node.destroy_node()
