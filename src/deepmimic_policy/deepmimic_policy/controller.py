@@ -71,6 +71,7 @@ class PolicyController:
         self.mapping = JointMapping(self.kinematics.character)
         self._ranges = self.mapping.hinge_ranges()
         self._torque_over_kp = torque_over_kp(self.kinematics.model, self.kinematics.hinge_names)
+        self._offset_scales: dict[int, tuple] = {}  # id(policy) -> (policy, its action offset and scale)
         self._clips: dict[str, ReferenceClip] = {}
         self.by_clip: dict[str, Policy] = {}
         for clip, path in (checkpoints or {}).items():
@@ -153,8 +154,16 @@ class PolicyController:
         cfg = policy.experiment.env.action
         if cfg.mode == "residual":
             next_ref = self.clip(clip_name).hinge_angles(np.float64(ref_time) + self.control_dt)
-        targets, _ = actions_to_targets(actions, cfg, action_offset_scale(self._ranges, cfg, self._torque_over_kp), next_ref)
+        targets, _ = actions_to_targets(actions, cfg, self._offset_scale(policy), next_ref)
         return targets[0].double().numpy()
+
+    def _offset_scale(self, policy: Policy) -> tuple:
+        """``action_offset_scale`` of ``policy``'s action settings, computed on its first use."""
+        cached = self._offset_scales.get(id(policy))
+        if cached is None or cached[0] is not policy:  # the object check: ids are reused after a swap
+            cached = (policy, action_offset_scale(self._ranges, policy.experiment.env.action, self._torque_over_kp))
+            self._offset_scales[id(policy)] = cached
+        return cached[1]
 
     def act_batch(self, observations: np.ndarray) -> np.ndarray:
         """Actions of a batch of observations ``(N, obs_dim)``. Shape: ``(N, num_actions)``, float32."""

@@ -105,6 +105,12 @@ class ImitationEnv:
         self._durations = self._tensor(self.motion_lib.durations, torch.float64)
         self._wrap = self._tensor(self.motion_lib.loop_wrap, torch.bool)
 
+    def _torque_over_kp(self) -> np.ndarray | None:
+        """Torque limit over kp per hinge, for ``residual_effort_scale`` actions (None when unused)."""
+        if self.cfg.action.residual_effort_scale <= 0:
+            return None
+        return torque_over_kp(self.backend.model, list(self.backend.hinge_names))
+
     # ------------------------------------------------------------------------------ reference
     def _times(self, steps_ahead: int = 0) -> torch.Tensor:
         return self.start_times + (self.episode_steps + steps_ahead).double() * self.control_dt
@@ -176,12 +182,6 @@ class ImitationEnv:
         self.backend.reset(env_ids, qpos.double(), qvel.double())
 
     # ----------------------------------------------------------------------------------- step
-    def _torque_over_kp(self) -> np.ndarray | None:
-        """Torque limit over kp per hinge, for ``residual_effort_scale`` actions (None when unused)."""
-        if self.cfg.action.residual_effort_scale <= 0:
-            return None
-        return torque_over_kp(self.backend.model, list(self.backend.hinge_names))
-
     def actions_to_targets(self, actions: torch.Tensor) -> tuple[torch.Tensor, int]:
         """PD targets from actions (``deepmimic_sim.actions``), and how many NaN/inf values were zeroed."""
         return self._targets(actions, self.reference(steps_ahead=1) if self.cfg.action.mode == "residual" else None)
