@@ -197,3 +197,18 @@ def test_teachers_must_agree_and_play_one_clip_each():
         student_experiment([fake(["walk", "run"]), fake(["jog"])])
     with pytest.raises(ValueError, match="same clip"):
         student_experiment([fake(["walk"]), fake(["walk"])])
+
+
+def test_student_keeps_each_teachers_fall_test():
+    def fake(clip: str, fall_contact: bool = True, max_body_distance: float | None = None) -> Policy:
+        cfg = _experiment([clip])
+        cfg.env.termination.fall_contact = fall_contact
+        cfg.env.termination.max_body_distance = max_body_distance
+        return Policy(nn.Identity(), cfg, 197, 28, path=Path(f"{clip}.pt"))
+
+    cfg, _ = student_experiment([fake("walk"), fake("getup_faceup", fall_contact=False), fake("run")])
+    assert cfg.env.termination.fall_contact and cfg.env.termination.no_fall_test_clips == ["getup_faceup"]
+    cfg, _ = student_experiment([fake("getup_faceup", fall_contact=False), fake("getup_facedown", fall_contact=False)])
+    assert not cfg.env.termination.fall_contact and cfg.env.termination.no_fall_test_clips == []
+    with pytest.raises(ValueError, match="max_body_distance differs"):
+        student_experiment([fake("walk"), fake("run", max_body_distance=0.5)])

@@ -182,3 +182,15 @@ def test_leaving_out_final_obs_changes_nothing_else():
             ended += len(info_k["done_ids"])
             assert not torch.equal(info_k["final_obs"], obs_k[info_k["done_ids"]])
     assert ended >= NUM_ENVS  # 0.2 s = 6 steps: every environment ended at least once
+
+
+def test_a_clip_can_skip_the_fall_test_beside_one_that_keeps_it():
+    env = _build_env(motions=["walk", "getup_faceup"], action=ActionCfg(mode="residual"),
+                     termination=TerminationCfg(no_fall_test_clips=["getup_faceup"]))
+    env.motion_ids[:] = torch.tensor([0, 1] * (NUM_ENVS // 2))
+    qpos = env.backend.qpos.clone()
+    qpos[:, 2] = 0.05  # every character lying on its back: root and chest touch the ground
+    qpos[:, 3:7] = torch.tensor([0.7071068, 0.0, 0.7071068, 0.0], dtype=qpos.dtype)
+    env.backend.reset(torch.arange(NUM_ENVS), qpos, torch.zeros_like(env.backend.qvel))
+    _, _, _, _, info = env.step(torch.zeros(NUM_ENVS, env.num_actions))
+    assert info["termination_causes"]["fell"].tolist() == [True, False] * (NUM_ENVS // 2)

@@ -37,6 +37,7 @@ from typing import Any
 import torch
 import torch.nn as nn
 from deepmimic_sim.envs import ImitationEnv
+from deepmimic_sim.envs.config import TerminationCfg
 from deepmimic_sim.typed_config import bounded
 from tensordict import TensorDict
 
@@ -206,7 +207,32 @@ def student_experiment(teachers: list[Policy]) -> tuple[ExperimentCfg, list[str]
         clips.append(env.motions[0])
     if len(set(clips)) != len(clips):
         raise ValueError(f"two teachers for the same clip: {clips}")
-    return replace(first, env=replace(first.env, motions=clips, motion_weights=None)), clips
+    termination = student_termination(teachers)
+    return replace(first, env=replace(first.env, motions=clips, motion_weights=None, termination=termination)), clips
+
+
+def student_termination(teachers: list[Policy]) -> TerminationCfg:
+    """One termination rule set for the teachers' clips: each clip keeps its teacher's fall test.
+
+    A teacher trained without the fall test (a get-up) has its clip in ``no_fall_test_clips``; the
+    other settings must agree among the teachers that keep the test, and the drift test and time
+    limit among all of them.
+
+    Raises:
+        ValueError: Teachers whose other termination settings differ, naming the setting.
+    """
+    terms = [t.experiment.env.termination for t in teachers]
+    tested = [term for term in terms if term.fall_contact]
+    base = tested[0] if tested else terms[0]
+    for teacher, term in zip(teachers, terms, strict=True):
+        keys = ["max_body_distance", "episode_length_s"] + (["allowed_contacts"] if term.fall_contact else [])
+        differ = [k for k in keys if getattr(term, k) != getattr(base, k)]
+        if differ:
+            raise ValueError(f"{teacher.path}: termination.{differ[0]} differs from the other teachers' "
+                             f"({getattr(term, differ[0])!r} against {getattr(base, differ[0])!r})")
+    exempt = [t.experiment.env.motions[0] for t, term in zip(teachers, terms, strict=True)
+              if not term.fall_contact or t.experiment.env.motions[0] in term.no_fall_test_clips]
+    return replace(base, fall_contact=bool(tested), no_fall_test_clips=exempt if tested else [])
 
 
 def build_student(cfg: ExperimentCfg, env_obs_dim: int, num_actions: int, num_clips: int) -> nn.Module:

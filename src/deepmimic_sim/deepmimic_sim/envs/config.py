@@ -59,12 +59,17 @@ class TerminationCfg:
         allowed_contacts: Bodies (by name) whose ground contact never ends an episode, whatever the
             character file says: DeepMimic relaxes the fall test for clips that touch the ground
             on purpose (crawl, roll, get-ups).
+        no_fall_test_clips: Clips whose episodes skip the fall test when ``fall_contact`` is on: a
+            multi-clip environment (a student of several teachers) whose clips need different rules,
+            such as the get-ups beside the walk. Names not among the environment's clips are ignored
+            (an evaluation of one clip keeps its student's list).
         max_body_distance: End when the mean body distance from the reference exceeds this (m); ``None``: off.
         episode_length_s: Time limit (a truncation, not a failure).
     """
 
     fall_contact: bool = True
     allowed_contacts: list[str] = field(default_factory=list)
+    no_fall_test_clips: list[str] = field(default_factory=list)
     max_body_distance: float | None = bounded(None, minimum=0.0, exclusive_minimum=True)
     episode_length_s: float = bounded(20.0, minimum=0.0, exclusive_minimum=True)
 

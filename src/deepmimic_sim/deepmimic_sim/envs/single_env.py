@@ -79,6 +79,7 @@ class SingleImitationEnv:
         self.control_dt, self.max_episode_steps = env.control_dt, env.max_episode_steps
         self.lib = MotionLib(env.motion_lib.motions, device=None, dtype=np.float32)
         self._wrap, self._duration = bool(self.lib.loop_wrap[0]), float(self.lib.durations[0])
+        self._fall_test = cfg.termination.fall_contact and cfg.motions[0] not in cfg.termination.no_fall_test_clips
         c = {name: getattr(env, name).cpu().numpy() for name in
              ("_parents", "_end_effectors", "_fall_bodies", "_joint_weights", "_body_mass", "_body_com")}
         self._parents, self._ee, self._fall_bodies = c["_parents"], c["_end_effectors"], c["_fall_bodies"]
@@ -200,7 +201,7 @@ class SingleImitationEnv:
                                           self._ee, self._body_com, self._body_mass)
         reward, terms = rewards.imitation_reward(self.cfg.reward, errors)
         term = self.cfg.termination
-        fell = bool(terminations.fell(self.ground_contact, self._fall_bodies)[0]) if term.fall_contact else False
+        fell = bool(terminations.fell(self.ground_contact, self._fall_bodies)[0]) if self._fall_test else False
         drifted = (bool(terminations.drifted(self.body_pos, ref_pos, term.max_body_distance)[0])
                    if term.max_body_distance is not None else False)
         terminated = fell or drifted or self.diverged
