@@ -275,3 +275,66 @@ def test_a_reference_process_switches_on_a_dds_message(loopback_dds, stop_proces
     assert "Traceback" not in output, output[-3000:]
     assert "select_clip: unknown clip 'nonexistent'; loaded clips: walk, run" in output
     assert output.count("now playing 'run'") == 1, output[-3000:]
+
+
+def test_an_anchor_round_trips_through_a_frames_root_pose():
+    from deepmimic_sim.reference import ClipAnchor, ReferenceClip
+
+    clip = ReferenceClip("run")
+    own = clip.sample(0.4)
+    assert clip.anchor_of(0.4, own.root_pos, own.root_quat) is None  # its own coordinates: no anchor
+    anchor = ClipAnchor(yaw=2.5, shift=(3.0, -1.0))
+    placed = clip.sample(0.4, anchor)
+    recovered = clip.anchor_of(0.4, placed.root_pos, placed.root_quat)
+    assert recovered is not None
+    assert abs(recovered.yaw - 2.5) < 1e-6 and np.allclose(recovered.shift, (3.0, -1.0), atol=1e-6)
+    # Height, hinge angles and the root's own-frame angular velocity stay; the heading turns.
+    assert placed.root_pos[2] == own.root_pos[2] and np.array_equal(placed.hinge_positions, own.hinge_positions)
+    qpos, qvel = clip.state(0.4)
+    _, turned = anchor.state(qpos, qvel)
+    np.testing.assert_allclose(np.linalg.norm(turned[0, :2]), np.linalg.norm(qvel[0, :2]), rtol=1e-12)
+    np.testing.assert_array_equal(turned[0, 3:], qvel[0, 3:])
+
+
+@pytest.mark.parametrize("anchored", [True, False])
+def test_a_switched_clip_goes_on_from_where_the_reference_was(tiny_checkpoint, anchored):
+    bus = Bus(clock=ManualClock())
+    policy = make(bus, "policy", PolicyNode, checkpoint=str(tiny_checkpoint))
+    reference = make(bus, "reference_motion", ReferenceMotionNode, motion="walk", clips="run",
+                     anchor_switches=anchored)
+    simulator = make(bus, "simulator", SimulatorNode, motion="walk", initial_state="reference", clips="run")
+    user = Switcher(bus)
+    try:
+        bus.run_for(2.0)  # the walk reference is 2 m from its origin by now
+        before = np.array([user.frames[-1].root_pose.position.x, user.frames[-1].root_pose.position.y])
+        user.select("run")
+        first = user.frames[0]
+        after = np.array([first.root_pose.position.x, first.root_pose.position.y])
+        own_start = reference.clips["run"].sample(0.0).root_pos[:2]
+        if anchored:
+            assert np.linalg.norm(after - before) < 0.1  # continuous (one control step of motion at most)
+            assert reference.anchor is not None and np.linalg.norm(own_start - before) > 1.0
+        else:
+            np.testing.assert_allclose(after, own_start, atol=1e-9)  # back at the clip's own origin
+            assert reference.anchor is None
+        # The simulator's reset follows the frames' pose, anchored or not.
+        client = user.node.create_client(deepmimic_interfaces.Reset, "/reset")
+        assert client.call(deepmimic_interfaces.Reset.Request(env_ids=[0])).success
+        latest = user.frames[-1]
+        expected = reference.clips["run"].sample(reference.node.now() - reference.start, reference.anchor)
+        np.testing.assert_allclose(simulator.backend.qpos.numpy()[0, :2], expected.root_pos[:2], atol=1e-5)
+        assert latest.clip_name == "run"
+        # The policy node (no run policy here: it holds) keeps no anchor for a clip it does not act on;
+        # for walk it recovers the reference node's anchor from the frames.
+        user.select("walk")
+        bus.run_for(0.1)
+        if anchored:
+            assert policy.anchor is not None and reference.anchor is not None
+            assert abs(policy.anchor.yaw - reference.anchor.yaw) < 1e-6
+            np.testing.assert_allclose(policy.anchor.shift, reference.anchor.shift, atol=1e-5)
+        else:
+            assert policy.anchor is None
+    finally:
+        for wrapper in (reference, simulator, policy):
+            wrapper.node.shutdown()
+        simulator.backend.close()

@@ -5,6 +5,11 @@ on the CPU, exactly as ``ImitationEnv`` samples it) and the character's :class:`
 that the reference node, the simulator node (reset to the reference) and the policy node (phase,
 next-step targets, future reference bodies) all compute the same numbers as training did.
 Times are seconds since the clip started, loops included (``wrap`` clips move on by their drift).
+
+``ClipAnchor``: where a clip plays. A clip plays in its own coordinates until the reference node
+switches to it at run time; then it is turned about world z and shifted so that its start lies
+on the reference's root at the switch (the character is there), and every consumer recovers the
+anchor from a reference frame's root pose (``ReferenceClip.anchor_of``).
 """
 
 from __future__ import annotations
@@ -19,8 +24,70 @@ from deepmimic_mocap.motion import LoopMode, Motion
 from deepmimic_mocap.motion_lib import MotionFrames, MotionLib
 
 from deepmimic_mocap import load_character, load_motion
+from deepmimic_mocap import rotations as rot
 
 from .model.joint_mapping import JointMapping
+
+
+@dataclass(frozen=True)
+class ClipAnchor:
+    """A clip's own coordinates turned about world z by ``yaw`` (rad), then shifted by ``shift`` (x, y in m).
+
+    Height and tilt stay the clip's. Methods take NumPy arrays or torch tensors (any leading shape).
+    """
+
+    yaw: float = 0.0
+    shift: tuple[float, float] = (0.0, 0.0)
+
+    TOLERANCE = 1e-6  # below this (rad, m) an anchor is no anchor: the clip's own numbers stay bit-exact
+
+    @classmethod
+    def joining(cls, clip_pos: np.ndarray, clip_quat: np.ndarray, world_pos: np.ndarray,
+                world_quat: np.ndarray) -> ClipAnchor | None:
+        """The anchor that puts a clip root pose on a world root's horizontal position and heading
+        (None when that is the identity)."""
+        yaw = float(rot.quat_yaw(np.asarray(world_quat, dtype=np.float64))
+                    - rot.quat_yaw(np.asarray(clip_quat, dtype=np.float64)))
+        yaw = float(np.arctan2(np.sin(yaw), np.cos(yaw)))
+        c, s = float(np.cos(yaw)), float(np.sin(yaw))
+        x, y = float(clip_pos[0]), float(clip_pos[1])
+        anchor = cls(yaw, (float(world_pos[0]) - (c * x - s * y), float(world_pos[1]) - (s * x + c * y)))
+        return None if anchor.is_identity() else anchor
+
+    def is_identity(self) -> bool:
+        """Whether the anchor moves nothing (within ``TOLERANCE``)."""
+        return abs(self.yaw) < self.TOLERANCE and max(abs(self.shift[0]), abs(self.shift[1])) < self.TOLERANCE
+
+    def vector(self, v):  # noqa: ANN001, ANN201 - NumPy or torch in, the same out
+        """World vectors ``(..., 3)`` (velocities) turned by the yaw."""
+        xp = rot.namespace(v)
+        c, s = float(np.cos(self.yaw)), float(np.sin(self.yaw))
+        x, y = v[..., 0], v[..., 1]
+        return xp.stack([c * x - s * y, s * x + c * y, v[..., 2]], axis=-1)
+
+    def position(self, p):  # noqa: ANN001, ANN201
+        """Positions ``(..., 3)`` of the clip, in the world."""
+        xp = rot.namespace(p)
+        turned = self.vector(p)
+        return xp.stack([turned[..., 0] + self.shift[0], turned[..., 1] + self.shift[1], turned[..., 2]], axis=-1)
+
+    def rotation(self, q):  # noqa: ANN001, ANN201
+        """Orientations ``(..., 4)`` (w, x, y, z) of the clip, in the world."""
+        xp = rot.namespace(q)
+        yaw = xp.full(q.shape[:-1], self.yaw, dtype=q.dtype)
+        if hasattr(q, "device"):
+            yaw = xp.asarray(yaw, device=q.device)
+        return rot.quat_mul(rot.quat_from_yaw(yaw), q)
+
+    def state(self, qpos: np.ndarray, qvel: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Model ``qpos`` ``(N, 7 + H)`` and ``qvel`` ``(N, 6 + H)`` of the clip, in the world (copies).
+
+        The free joint's angular velocity is in the root's own frame in MuJoCo: it does not turn.
+        """
+        qpos, qvel = qpos.copy(), qvel.copy()
+        qpos[:, :3], qpos[:, 3:7] = self.position(qpos[:, :3]), self.rotation(qpos[:, 3:7])
+        qvel[:, :3] = self.vector(qvel[:, :3])
+        return qpos, qvel
 
 
 @dataclass(frozen=True)
@@ -106,11 +173,20 @@ class ReferenceClip:
         qpos, qvel = self.mapping.reference_state(self.frames(times))
         return qpos.double().numpy(), qvel.double().numpy()
 
-    def sample(self, time: float) -> ReferenceSample:
-        """The reference at one time."""
+    def sample(self, time: float, anchor: ClipAnchor | None = None) -> ReferenceSample:
+        """The reference at one time (in the world of ``anchor``, when given)."""
         qpos, qvel = self.state(time)
+        if anchor is not None:
+            qpos, qvel = anchor.state(qpos, qvel)
         return ReferenceSample(clip_time=float(time), phase=float(self.phase(time)[0]), root_pos=qpos[0, :3],
                                root_quat=qpos[0, 3:7], hinge_positions=qpos[0, 7:], hinge_velocities=qvel[0, 6:])
+
+    def anchor_of(self, time: float, root_pos: np.ndarray, root_quat: np.ndarray) -> ClipAnchor | None:
+        """The anchor under which this clip at ``time`` has the root pose ``root_pos``/``root_quat`` (a
+        reference frame's); None when the clip plays in its own coordinates."""
+        frames = self.frames(time)
+        return ClipAnchor.joining(frames.root_pos[0].double().numpy(), frames.root_quat[0].double().numpy(),
+                                  np.asarray(root_pos, dtype=np.float64), np.asarray(root_quat, dtype=np.float64))
 
     def sampled(self, sample_rate: float = 0.0) -> tuple[float, np.ndarray, np.ndarray, np.ndarray]:
         """The whole clip at ``sample_rate`` frames/s (0: the clip's own rate).

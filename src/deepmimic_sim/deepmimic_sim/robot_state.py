@@ -30,7 +30,7 @@ from deepmimic_mocap import rotations as rot
 from .backends.mujoco_model import load_model, sensor_layout
 from .envs import observations as obs_fn
 from .envs.config import ObservationCfg
-from .reference import ReferenceClip
+from .reference import ClipAnchor, ReferenceClip
 
 
 @dataclass(frozen=True)
@@ -97,7 +97,8 @@ class RobotKinematics:
 
 
 def policy_observation(kinematics: RobotKinematics, clip: ReferenceClip, qpos: np.ndarray, qvel: np.ndarray,
-                       ref_time: float, obs_cfg: ObservationCfg, control_dt: float) -> torch.Tensor:
+                       ref_time: float, obs_cfg: ObservationCfg, control_dt: float,
+                       anchor: ClipAnchor | None = None) -> torch.Tensor:
     """``ImitationEnv``'s observation of one robot state against a reference clip.
 
     Args:
@@ -107,6 +108,7 @@ def policy_observation(kinematics: RobotKinematics, clip: ReferenceClip, qpos: n
         ref_time: Clip time of the reference that goes with this state (s).
         obs_cfg: Which parts (phase, future reference steps), as in training.
         control_dt: Seconds per control step (for ``future_steps``).
+        anchor: Where the clip plays in the world (a clip switched to at run time); None: its own coordinates.
 
     Returns:
         Shape ``(1, obs_dim)``, float32.
@@ -115,5 +117,7 @@ def policy_observation(kinematics: RobotKinematics, clip: ReferenceClip, qpos: n
     phase = clip.phase(ref_time) if obs_cfg.phase else None
     # The environment sums times in float64 before rounding to float32; so do we.
     future = [clip.body_pose(np.float64(ref_time) + k * np.float64(control_dt)) for k in obs_cfg.future_steps]
+    if anchor is not None:
+        future = [(anchor.position(pos), anchor.rotation(quat)) for pos, quat in future]
     return obs_fn.policy_observation(r["body_pos_w"], r["body_quat_w"], r["body_lin_vel_w"], r["body_ang_vel_w"],
                                      phase, future)

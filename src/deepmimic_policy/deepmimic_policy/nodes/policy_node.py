@@ -21,7 +21,8 @@ node at start-up with one line).
 Clip switches (the reference node's ``select_clip``) are followed from the reference frames'
 ``clip_name``: the policy of the clip now playing acts (``PolicyController.policy_for``: the
 ``checkpoints`` entry, else ``checkpoint`` when trained on that clip; a clip-conditioned student
-gets the one-hot of the new clip). A clip that no loaded policy acts for is logged once and the
+gets the one-hot of the new clip), and its reference bodies are placed where the reference node
+anchored the new clip (``ReferenceClip.anchor_of`` the frame's root pose). A clip that no loaded policy acts for is logged once and the
 node holds a pose (``deepmimic_sim.command_hold.CommandHold``, then the safety layer): from the
 last safe targets (the measured pose if it never acted) it ramps over ``ramp_time`` s (default 1)
 to ``hold_pose``: ``rest`` (default: the model's standing pose, as the simulator's and the bridge's
@@ -86,6 +87,7 @@ class PolicyNode:
         self.acted_with = None  # the checkpoint of the latest command (None: held, or none yet)
         self.names = self.controller.hinge_names
         self.states = self.odom = self.reference = None
+        self.anchor = None  # where the reference's clip plays (ClipAnchor; None: its own coordinates)
         self.acted_stamp = None
         self.commands_sent = self.held_steps = 0
         self.safety = CommandSafety(SafetyLimits.from_model(
@@ -123,8 +125,13 @@ class PolicyNode:
                                f"{', '.join(self.controller.served_clips())}")
 
     def on_reference(self, msg) -> None:
-        """Keep the latest reference frame."""
+        """Keep the latest reference frame and where its clip plays (its anchor, from the root pose)."""
         validate_reference_frame(msg, expected_names=self.names)
+        self.anchor = None
+        if self.controller.policy_for(msg.clip_name) is not None:
+            position, orientation = pose_arrays(msg.root_pose)
+            self.anchor = self.controller.clip(msg.clip_name).anchor_of(msg.clip_time, np.array(position),
+                                                                        np.array(orientation))
         self.reference = msg
 
     def on_states(self, msg) -> None:
@@ -170,7 +177,7 @@ class PolicyNode:
             return
         self.clip_hold = None
         ref_time = reference_time(ref.clip_time, ref.header.stamp.to_seconds(), stamp)
-        targets = self.controller.targets(qpos, qvel, ref.clip_name, ref_time)
+        targets = self.controller.targets(qpos, qvel, ref.clip_name, ref_time, self.anchor)
         self.acted_with = policy.path
         self.publish(self.safety(targets, qpos[7:], now))
         line = self.safety.warning(now)

@@ -4,7 +4,7 @@ Parameters (``config/deploy.yaml``, section ``reference_motion``):
 ``motion`` (bundled name or path, any format; retargeted when needed: the clip played first),
 ``clips`` (comma-separated: further clips the node may switch to, e.g. ``"run,jump"``; all are
 loaded at start-up), ``character``, ``bone_map`` ("" = default), ``control_rate`` (Hz; 0: the
-character's, 30 humanoid3d, 50 G1), ``frame_id``.
+character's, 30 humanoid3d, 50 G1), ``frame_id``, ``anchor_switches`` (default true, see below).
 
 Clip time counts from the node's start (its first frame is for time 0). Each frame is stamped
 with the node's clock at the time it is for, so a consumer can align it with other stamps, and
@@ -15,9 +15,13 @@ Switching clips at run time: a ``std_msgs/String`` on ``select_clip`` naming one
 clips (``ros2 topic pub --once /select_clip std_msgs/msg/String "{data: run}"``). The new clip
 starts from its beginning (clip time 0), published at once: the start is the one place every
 clip can begin (a clip that does not loop, a jump or a backflip, only makes sense from it), and
-phases of different clips do not correspond (walk at 0.3 is not a backflip at 0.3). Each clip
-plays in its own coordinates, as in training, where a rollout starts at the clip's own pose. The
-clip already playing is not restarted (``ros2 topic pub`` repeats its message every second by
+phases of different clips do not correspond (walk at 0.3 is not a backflip at 0.3). The first
+clip plays in its own coordinates, as in training. A clip switched to is anchored
+(``deepmimic_sim.reference.ClipAnchor``): turned about z and shifted so that its start lies on the
+reference's root position and heading at the switch, where the character is, instead of at the
+clip's own origin metres away; frames carry the anchored root pose, from which the policy and
+simulator nodes recover the anchor. ``anchor_switches: false`` plays every clip in its own
+coordinates (the reference then jumps at a switch). The clip already playing is not restarted (``ros2 topic pub`` repeats its message every second by
 default). An unknown name is refused with one logged line naming the loaded clips.
 """
 
@@ -29,7 +33,7 @@ from deepmimic_transport.parameters import comma_list
 
 import deepmimic_transport as transport
 from deepmimic_sim.model.controller import load_controller
-from deepmimic_sim.reference import ReferenceClip, ReferenceSample
+from deepmimic_sim.reference import ClipAnchor, ReferenceClip, ReferenceSample
 
 
 class ReferenceMotionNode:
@@ -43,6 +47,8 @@ class ReferenceMotionNode:
         bone_map = node.declare_parameter("bone_map", "")
         rate = float(node.declare_parameter("control_rate", 0.0))
         self.frame_id = node.declare_parameter("frame_id", "world")
+        self.anchor_switches = bool(node.declare_parameter("anchor_switches", True))
+        self.anchor: ClipAnchor | None = None  # where the playing clip lies in the world (None: its own coordinates)
         # Every clip is loaded now: a switch costs no file read in the publishing timer.
         self.clips = {name: ReferenceClip(name, character, bone_map=bone_map or None)
                       for name in dict.fromkeys([motion, *others])}
@@ -71,6 +77,10 @@ class ReferenceMotionNode:
         now = self.node.now()
         message = (f"select_clip: now playing '{name}' from its start "
                    f"(was '{self.clip_name}' at {now - self.start:.2f} s)")
+        if self.anchor_switches:
+            here = self.clip.sample(now - self.start, self.anchor)
+            start = self.clips[name].sample(0.0)
+            self.anchor = ClipAnchor.joining(start.root_pos, start.root_quat, here.root_pos, here.root_quat)
         self.clip_name, self.clip, self.start = name, self.clips[name], now
         self.switches += 1
         self.node.get_logger().info(message)
@@ -94,11 +104,12 @@ class ReferenceMotionNode:
     def publish_frame(self) -> None:
         """Publish the reference for now."""
         now = self.node.now()
-        self.publisher.publish(self.frame_msg(self.clip.sample(now - self.start), now))
+        self.publisher.publish(self.frame_msg(self.clip.sample(now - self.start, self.anchor), now))
         self.published += 1
 
     def on_get_motion(self, request, response):
-        """A loaded clip ("": the one playing), sampled at the requested rate (0: the clip's own)."""
+        """A loaded clip ("": the one playing), sampled at the requested rate (0: the clip's own), in its
+        own coordinates (not anchored)."""
         clip = self.clip if request.clip_name in ("", self.clip.name) else self.clips.get(request.clip_name)
         if clip is None:
             response.message = f"this node serves {', '.join(repr(c) for c in self.clips)}, not '{request.clip_name}'"

@@ -32,7 +32,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 from deepmimic_transport.messages import builtin_interfaces, deepmimic_interfaces, nav_msgs, sensor_msgs, std_msgs
-from deepmimic_transport.node_main import pose_msg, run_node
+from deepmimic_transport.node_main import pose_arrays, pose_msg, run_node
 from deepmimic_transport.parameters import comma_list
 from deepmimic_transport.validation import (
     InvalidMessageError,
@@ -114,7 +114,7 @@ class SimulatorNode:
         with the reference node: the policy's first answer is for this very state and clip time.
         """
         if self.clip is not None:
-            qpos, qvel = self._reference_clip().state(self._reference_time(self.node.now()))
+            qpos, qvel = self._reference_state(self.node.now())
         else:
             qpos, qvel = self.rest[None].copy(), np.zeros((1, self.backend.model.nv))
         self.backend.reset(torch.zeros(1, dtype=torch.long), torch.from_numpy(qpos), torch.from_numpy(qvel))
@@ -122,6 +122,18 @@ class SimulatorNode:
         self.safety.reset(qpos[0, 7:], self.node.now())
         self.waiting = self.wait_for_command
         self.publish_state(self.node.now())
+
+    def _reference_state(self, now: float) -> tuple[np.ndarray, np.ndarray]:
+        """``qpos``/``qvel`` of the reference at ``now``, where the reference node plays its clip (anchored)."""
+        clip, time = self._reference_clip(), self._reference_time(now)
+        qpos, qvel = clip.state(time)
+        frame = self.reference_frame
+        if frame is not None and self.clips.get(frame.clip_name) is clip:
+            position, orientation = pose_arrays(frame.root_pose)
+            anchor = clip.anchor_of(frame.clip_time, np.array(position), np.array(orientation))
+            if anchor is not None:
+                qpos, qvel = anchor.state(qpos, qvel)
+        return qpos, qvel
 
     def _reference_time(self, now: float) -> float:
         """The reference node's clip time at ``now`` (0 before its first frame)."""
@@ -157,7 +169,7 @@ class SimulatorNode:
         now = self.node.now()
         if self.waiting:  # standing still until commanded; the state is published again for the policy
             if self.reference_frame is not None:  # ... in the reference's current pose
-                qpos, qvel = self._reference_clip().state(self._reference_time(now))
+                qpos, qvel = self._reference_state(now)
                 self.backend.reset(torch.zeros(1, dtype=torch.long), torch.from_numpy(qpos), torch.from_numpy(qvel))
             self.hold.reset(self.backend.qpos[0, 7:].double().cpu().numpy(), now)
             self.safety.reset(self.backend.qpos[0, 7:].double().cpu().numpy(), now)
