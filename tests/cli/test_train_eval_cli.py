@@ -58,6 +58,17 @@ def test_resume_continues(run_dir):
     assert [h["iteration"] for h in history] == [1, 2, 3]
 
 
+def test_init_from_takes_a_committed_policy_and_refuses_another_robots(tmp_path):
+    result = train(tmp_path / "walk_from_run", 1, "--init-from", "policies/humanoid3d_run.pt")
+    assert result.returncode == 0, result.stderr
+    assert "actor from policies/humanoid3d_run.pt (iteration 450" in result.stdout
+    result = train(tmp_path / "walk_from_g1", 1, "--init-from", "policies/g1_walk.pt")
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert lines[-1].startswith("deepmimic train: error: policies/g1_walk.pt: its actor takes")
+    assert "Traceback" not in result.stderr
+
+
 @pytest.mark.parametrize("damage", ["truncated", "missing"])
 def test_eval_of_a_bad_checkpoint_is_one_line(run_dir, tmp_path, damage):
     path = tmp_path / "model_2.pt"

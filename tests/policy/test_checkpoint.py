@@ -116,6 +116,37 @@ def test_resume_without_checkpoint(tmp_path):
     assert not Trainer(tiny_experiment(), tmp_path).resume()
 
 
+def test_a_run_can_start_from_another_runs_actor(trained, tmp_path):
+    """--init-from: the other run's actor (weights and normaliser), a fresh critic and the config's std."""
+    trainer, path = trained
+    obs = observations(trainer)
+    exported = export_policy(path, tmp_path / "policy.pt")
+    new = Trainer(tiny_experiment(), tmp_path / "run")
+    fresh_std = new.alg.actor.distribution.std_param.detach().clone()
+    fresh_critic = {k: v.clone() for k, v in new.alg.critic.state_dict().items()}
+    new.start_actor_from(exported)
+    assert torch.equal(actor_actions(new, obs), actor_actions(trainer, obs))
+    assert torch.equal(new.alg.actor.distribution.std_param, fresh_std)
+    assert not torch.equal(fresh_std, trainer.alg.actor.distribution.std_param)  # one update moved it
+    assert all(torch.equal(v, fresh_critic[k]) for k, v in new.alg.critic.state_dict().items())
+    assert new.started_from == {"checkpoint": str(exported), "iteration": 1, "samples": 32}
+    new.train_iteration()
+    assert load_checkpoint(new.save())["started_from"] == new.started_from  # kept across a resume
+    with pytest.raises(CheckpointError, match="start of a run"):
+        new.start_actor_from(exported)
+    new.close()
+
+
+def test_an_actor_of_another_shape_is_refused(trained, tmp_path):
+    wide = override(tiny_experiment(), {"train.actor.hidden_dims": [64, 32]})
+    with pytest.raises(CheckpointError, match="model_1.pt: its actor's layers do not match train.actor"):
+        Trainer(wide, tmp_path / "wide").start_actor_from(trained[1])
+    data = load_checkpoint(trained[1])
+    other = save_checkpoint(tmp_path / "other.pt", {**data, "obs_dim": data["obs_dim"] + 3})
+    with pytest.raises(CheckpointError, match=r"other.pt: its actor takes \d+ observations"):
+        Trainer(tiny_experiment(), tmp_path / "run").start_actor_from(other)
+
+
 # ----------------------------------------------------------------------------------- bad files
 def _truncated(good: Path, path: Path) -> None:
     data = good.read_bytes()

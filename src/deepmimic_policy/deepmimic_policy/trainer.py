@@ -127,6 +127,7 @@ class Trainer:
             save_experiment(cfg, self.run_dir / "config.yaml")
         self._writer = None
         self._purge_step: int | None = None
+        self.started_from: dict[str, Any] | None = None  # the checkpoint whose actor this run started from
 
     def _seed(self) -> int:
         """Seed of torch and the environment (distributed hook: one per rank)."""
@@ -160,7 +161,7 @@ class Trainer:
         return {**self.alg.save(), "iteration": self.iteration, "samples": self.samples, "wall_s": self.wall_s,
                 "learning_rate": self.alg.learning_rate, "experiment": asdict(self.cfg),
                 "torch_rng": torch.get_rng_state(), "env_rng": self.env.generator.get_state(),
-                "obs_dim": self.env.num_obs, "num_actions": self.env.num_actions}
+                "obs_dim": self.env.num_obs, "num_actions": self.env.num_actions, "started_from": self.started_from}
 
     def save(self) -> Path:
         """Write ``model_<iteration>.pt`` atomically."""
@@ -179,6 +180,35 @@ class Trainer:
         self._restore(path, load_checkpoint(path, self.device))
         return True
 
+    def start_actor_from(self, path: str | Path) -> None:
+        """Start a new run's actor from another run's (fine-tuning a related clip: stealthy walk from walk).
+
+        ``path`` is a training checkpoint or an exported policy of the same character and
+        observation layout. Its actor's weights and observation normaliser are taken; the critic, the
+        optimiser and the exploration noise (the config's initial std) start fresh, since the values
+        and the learned std belong to the other clip.
+        """
+        path = Path(path)
+        if self.iteration:
+            raise CheckpointError(f"{path}: an actor can only be taken at the start of a run (this one is at "
+                                  f"iteration {self.iteration})")
+        data = load_checkpoint(path, self.device)
+        ours = (self.env.num_obs, self.env.num_actions)
+        if (data.get("obs_dim"), data.get("num_actions")) != ours:
+            raise CheckpointError(f"{path}: its actor takes {data.get('obs_dim')} observations and gives "
+                                  f"{data.get('num_actions')} actions; this run's takes {ours[0]} and gives {ours[1]}")
+        weights = {k: v for k, v in data["actor_state_dict"].items() if not k.startswith("distribution.")}
+        try:
+            result = self.alg.actor.load_state_dict(weights, strict=False)
+        except RuntimeError as err:  # same sizes in and out, other hidden layers
+            raise CheckpointError(f"{path}: its actor's layers do not match train.actor: {err}") from None
+        missing = [k for k in result.missing_keys if not k.startswith("distribution.")]
+        if missing or result.unexpected_keys:
+            raise CheckpointError(f"{path}: its actor does not match train.actor (missing {missing}, "
+                                  f"unexpected {result.unexpected_keys})")
+        self.started_from = {"checkpoint": str(path), "iteration": int(data["iteration"]),
+                             "samples": int(data.get("samples", 0))}
+
     def _restore(self, path: Path, data: dict[str, Any]) -> None:
         """Load a checkpoint's state into the algorithm and the counters (distributed hook)."""
         missing = [k for k in RESUME_KEYS if k not in data]
@@ -187,6 +217,7 @@ class Trainer:
         self.alg.load(data, None, strict=True)
         self.alg.learning_rate = data["learning_rate"]
         self.iteration, self.samples, self.wall_s = data["iteration"], data["samples"], data["wall_s"]
+        self.started_from = data.get("started_from")
         torch.set_rng_state(data["torch_rng"])
         self.env.generator.set_state(data["env_rng"])
         if self.is_main:

@@ -22,6 +22,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     train.add_argument("--backend", help="override env.backend (mujoco, mujoco_warp)")
     train.add_argument("--device", help="torch/Warp device of the environment and the networks (cpu, cuda)")
     train.add_argument("--resume", action="store_true", help="continue from the run folder's newest checkpoint")
+    train.add_argument("--init-from", metavar="CKPT",
+                       help="start the actor from this checkpoint or exported policy (fine-tuning a related clip); "
+                       "the critic, optimiser and exploration noise start fresh. Ignored when --resume finds a "
+                       "checkpoint")
     train.add_argument("--no-eval", action="store_true", help="skip the evaluation at the end")
     train.add_argument("--eval-seconds", type=positive_float, default=20.0, help="length of the final evaluation")
     train.add_argument("--nproc", type=positive_int, help="train with this many processes on this host "
@@ -62,6 +66,7 @@ def experiment_for(args: argparse.Namespace):
 
 def run_train(args: argparse.Namespace) -> int:
     """Train, checkpoint every ``save_interval`` iterations, then evaluate the final policy."""
+    from deepmimic_policy.checkpoint import CheckpointError
     from deepmimic_policy.run_folder import open_run_folder
     from deepmimic_policy.trainer import Trainer
     from tqdm import tqdm
@@ -95,6 +100,14 @@ def run_train(args: argparse.Namespace) -> int:
         trainer = Trainer(cfg, run_dir, device=cfg.env.device, resume=args.resume)
     if args.resume and trainer.resume():
         print(f"resumed {run_dir} at iteration {trainer.iteration} ({trainer.samples} samples)")
+    elif args.init_from:
+        try:
+            trainer.start_actor_from(args.init_from)
+        except CheckpointError as err:
+            trainer.close()
+            raise CommandError(str(err)) from None
+        print(f"actor from {args.init_from} (iteration {trainer.started_from['iteration']}, "
+              f"{trainer.started_from['samples']} samples)")
     try:
         with tqdm(total=target, initial=trainer.iteration, unit="it", desc=run_dir.name, dynamic_ncols=True,
                   disable=not rank.is_main) as bar:
