@@ -30,19 +30,19 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_sim import machine_info  # noqa: E402
-from deepmimic_policy.nodes.policy_node import PolicyNode  # noqa: E402
-from deepmimic_sim.nodes.reference_motion_node import ReferenceMotionNode  # noqa: E402
-from deepmimic_sim.nodes.simulator_node import SimulatorNode  # noqa: E402
-from deepmimic_transport.inprocess import Bus, ManualClock  # noqa: E402
-from deepmimic_transport.messages import std_msgs  # noqa: E402
+from bench_sim import machine_info
+from deepmimic_policy.nodes.policy_node import PolicyNode
+from deepmimic_sim.nodes.reference_motion_node import ReferenceMotionNode
+from deepmimic_sim.nodes.simulator_node import SimulatorNode
+from deepmimic_transport.inprocess import Bus, ManualClock
+from deepmimic_transport.messages import std_msgs
 
-import deepmimic_transport as transport  # noqa: E402
+import deepmimic_transport as transport
 
 STEP = 0.1  # seconds of graph time per check
 
 
-def _node(bus: Bus, name: str, cls: type, **parameters):  # noqa: ANN205
+def _node(bus: Bus, name: str, cls: type, **parameters):
     return cls(transport.create_node(name, backend="inprocess", bus=bus, parameters=parameters))
 
 
@@ -58,13 +58,13 @@ def trial(checkpoint: str, first: str, second: str, switch_at: float, after: flo
     fall_bodies = np.array([b is not None and b.fall_contact for b in reference.clip.character.bodies])
     try:
         fell_before = False
-        for _ in range(int(round(switch_at / STEP))):
+        for _ in range(round(switch_at / STEP)):
             bus.run_for(STEP)
             fell_before |= bool((simulator.backend.ground_contact.numpy()[0] & fall_bodies).any())
         select.publish(std_msgs.String(data=second))
         bus.spin_until_idle()
         fell, errors = False, []
-        for _ in range(int(round(after / STEP))):
+        for _ in range(round(after / STEP)):
             bus.run_for(STEP)
             fell |= bool((simulator.backend.ground_contact.numpy()[0] & fall_bodies).any())
             ref = reference.clip.sample(reference.node.now() - reference.start, reference.anchor)
@@ -108,7 +108,7 @@ def main() -> None:
                     "trials": len(rows), "hinge_error_rad": float(np.mean([t["hinge_error_rad"] for t in rows])),
                     "root_distance_m": float(np.median([t["root_distance_m"] for t in rows]))}
             summary.append(line)
-            print(f"{pair:<12} {str(anchored):>8} {line['survived']:>5} / {line['trials']} "
+            print(f"{pair:<12} {anchored!s:>8} {line['survived']:>5} / {line['trials']} "
                   f"{line['hinge_error_rad']:>16.3f} {line['root_distance_m']:>14.2f}")
     out = {"machine": info, "checkpoint": args.checkpoint, "after_s": args.after, "switch_at_s": args.switch_at,
            "summary": summary, "trials": trials, "wall_s": time.perf_counter() - started}

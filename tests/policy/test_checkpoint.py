@@ -139,7 +139,7 @@ def test_a_run_can_start_from_another_runs_actor(trained, tmp_path):
 
 def test_an_actor_of_another_shape_is_refused(trained, tmp_path):
     wide = override(tiny_experiment(), {"train.actor.hidden_dims": [64, 32]})
-    with pytest.raises(CheckpointError, match="model_1.pt: its actor's layers do not match train.actor"):
+    with pytest.raises(CheckpointError, match=r"model_1\.pt: its actor's layers do not match train\.actor"):
         Trainer(wide, tmp_path / "wide").start_actor_from(trained[1])
     data = load_checkpoint(trained[1])
     other = save_checkpoint(tmp_path / "other.pt", {**data, "obs_dim": data["obs_dim"] + 3})

@@ -58,20 +58,20 @@ class ClipAnchor:
         """Whether the anchor moves nothing (within ``TOLERANCE``)."""
         return abs(self.yaw) < self.TOLERANCE and max(abs(self.shift[0]), abs(self.shift[1])) < self.TOLERANCE
 
-    def vector(self, v):  # noqa: ANN001, ANN201 - NumPy or torch in, the same out
+    def vector(self, v):
         """World vectors ``(..., 3)`` (velocities) turned by the yaw."""
         xp = rot.namespace(v)
         c, s = float(np.cos(self.yaw)), float(np.sin(self.yaw))
         x, y = v[..., 0], v[..., 1]
         return xp.stack([c * x - s * y, s * x + c * y, v[..., 2]], axis=-1)
 
-    def position(self, p):  # noqa: ANN001, ANN201
+    def position(self, p):
         """Positions ``(..., 3)`` of the clip, in the world."""
         xp = rot.namespace(p)
         turned = self.vector(p)
         return xp.stack([turned[..., 0] + self.shift[0], turned[..., 1] + self.shift[1], turned[..., 2]], axis=-1)
 
-    def rotation(self, q):  # noqa: ANN001, ANN201
+    def rotation(self, q):
         """Orientations ``(..., 4)`` (w, x, y, z) of the clip, in the world."""
         xp = rot.namespace(q)
         yaw = xp.full(q.shape[:-1], self.yaw, dtype=q.dtype)

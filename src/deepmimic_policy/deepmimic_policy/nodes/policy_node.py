@@ -22,12 +22,12 @@ Clip switches (the reference node's ``select_clip``) are followed from the refer
 ``clip_name``: the policy of the clip now playing acts (``PolicyController.policy_for``: the
 ``checkpoints`` entry, else ``checkpoint`` when trained on that clip; a clip-conditioned student
 gets the one-hot of the new clip), and its reference bodies are placed where the reference node
-anchored the new clip (``ReferenceClip.anchor_of`` the frame's root pose). A clip that no loaded policy acts for is logged once and the
-node holds a pose (``deepmimic_sim.command_hold.CommandHold``, then the safety layer): from the
-last safe targets (the measured pose if it never acted) it ramps over ``ramp_time`` s (default 1)
-to ``hold_pose``: ``rest`` (default: the model's standing pose, as the simulator's and the bridge's
-command timeouts) or ``last`` (those targets themselves), and keeps publishing it every control
-step until the reference plays a clip with a policy.
+anchored the new clip (``ReferenceClip.anchor_of`` the frame's root pose). A clip that no loaded
+policy acts for is logged once and the node holds a pose (``deepmimic_sim.command_hold.CommandHold``,
+then the safety layer): from the last safe targets (the measured pose if it never acted) it ramps
+over ``ramp_time`` s (default 1) to ``hold_pose``: ``rest`` (default: the model's standing pose, as
+the simulator's and the bridge's command timeouts) or ``last`` (those targets themselves), and
+keeps publishing it every control step until the reference plays a clip with a policy.
 Start it before the simulator (or call ``reset`` once it is up): then it answers the initial state
 before the first physics step and the graph steps exactly the trajectory ``ImitationEnv`` would.
 

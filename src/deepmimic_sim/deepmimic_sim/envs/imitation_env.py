@@ -90,8 +90,9 @@ class ImitationEnv:
         if allowed - set(sk.joint_names):
             raise ValueError(f"termination.allowed_contacts: unknown bodies {sorted(allowed - set(sk.joint_names))}; "
                              f"the bodies of '{self.cfg.character}' are {list(sk.joint_names)}")
-        self._fall_tested = self._tensor([clip not in self.cfg.termination.no_fall_test_clips
-                                          for clip in self.cfg.motions], torch.bool)  # per clip
+        tested = [clip not in self.cfg.termination.no_fall_test_clips for clip in self.cfg.motions]
+        # Per clip; None when every clip keeps the fall test (the step then needs no per-row mask).
+        self._fall_tested = None if all(tested) else self._tensor(tested, torch.bool)
         self._fall_bodies = self._tensor([b is not None and b.fall_contact and name not in allowed
                                           for name, b in zip(sk.joint_names, ch.bodies)], torch.bool)
         weights = ch.diff_weights if self.cfg.reward.use_joint_weights else np.ones(sk.num_joints)
@@ -286,7 +287,7 @@ class ImitationEnv:
         causes = {"fell": none, "drifted": none}
         if term.fall_contact:
             causes["fell"] = terminations.fell(self.backend.ground_contact.to(self.device), self._fall_bodies)
-            if not bool(self._fall_tested.all()):
+            if self._fall_tested is not None:
                 causes["fell"] &= self._fall_tested[self.motion_ids]
         if term.max_body_distance is not None:
             causes["drifted"] = terminations.drifted(self.backend.body_pos_w.float(), ref_body_pos,

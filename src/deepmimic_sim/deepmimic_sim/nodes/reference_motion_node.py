@@ -21,8 +21,9 @@ clip plays in its own coordinates, as in training. A clip switched to is anchore
 reference's root position and heading at the switch, where the character is, instead of at the
 clip's own origin metres away; frames carry the anchored root pose, from which the policy and
 simulator nodes recover the anchor. ``anchor_switches: false`` plays every clip in its own
-coordinates (the reference then jumps at a switch). The clip already playing is not restarted (``ros2 topic pub`` repeats its message every second by
-default). An unknown name is refused with one logged line naming the loaded clips.
+coordinates (the reference then jumps at a switch). The clip already playing is not restarted
+(``ros2 topic pub`` repeats its message every second by default). An unknown name is refused
+with one logged line naming the loaded clips.
 """
 
 from __future__ import annotations
