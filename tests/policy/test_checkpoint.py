@@ -12,6 +12,7 @@ from deepmimic_policy.checkpoint import FORMAT, CheckpointError, export_policy, 
 from deepmimic_policy.config import ExperimentCfg, load_experiment, override
 from deepmimic_policy.policy import Policy, load_policy
 from deepmimic_policy.trainer import Trainer
+from deepmimic_sim.typed_config import ConfigError
 from tensordict import TensorDict
 
 CONFIG = Path(__file__).resolve().parents[2] / "config" / "humanoid3d_walk.yaml"
@@ -130,8 +131,16 @@ def test_a_run_can_start_from_another_runs_actor(trained, tmp_path):
     assert not torch.equal(fresh_std, trainer.alg.actor.distribution.std_param)  # one update moved it
     assert all(torch.equal(v, fresh_critic[k]) for k, v in new.alg.critic.state_dict().items())
     assert new.started_from == {"checkpoint": str(exported), "iteration": 1, "samples": 32}
+    taken_scaling = new.alg.actor.obs_normalizer.state_dict()
     new.train_iteration()
-    assert load_checkpoint(new.save())["started_from"] == new.started_from  # kept across a resume
+    # The taken actor's observation scaling stays (its weights were fitted to it), across a resume too.
+    for key, value in new.alg.actor.obs_normalizer.state_dict().items():
+        assert torch.equal(value, taken_scaling[key]), key
+    saved = new.save()
+    assert load_checkpoint(saved)["started_from"] == new.started_from  # kept across a resume
+    resumed = Trainer(tiny_experiment(), tmp_path / "run", resume=True)
+    assert resumed.resume(saved) and resumed.alg.actor.obs_normalizer.until == int(taken_scaling["count"])
+    resumed.close()
     with pytest.raises(CheckpointError, match="start of a run"):
         new.start_actor_from(exported)
     new.close()
@@ -145,6 +154,52 @@ def test_an_actor_of_another_shape_is_refused(trained, tmp_path):
     other = save_checkpoint(tmp_path / "other.pt", {**data, "obs_dim": data["obs_dim"] + 3})
     with pytest.raises(CheckpointError, match=r"other.pt: its actor takes \d+ observations"):
         Trainer(tiny_experiment(), tmp_path / "run").start_actor_from(other)
+
+
+# ---------------------------------------------------------------------------------- clip one-hot
+STUDENT = Path(__file__).resolve().parents[2] / "policies" / "humanoid3d_student.pt"
+
+
+def test_a_clip_one_hot_run_reads_and_saves_the_clip_like_a_student(tmp_path):
+    """train.clip_one_hot: the observation ends with the one-hot of each environment's clip, and
+    the checkpoint says so (``clip_conditioning``), so eval and the policy node append it too."""
+    cfg = override(tiny_experiment(), {"env.motions": ["walk", "run"], "train.clip_one_hot": True})
+    trainer = Trainer(cfg, tmp_path / "run")
+    obs = trainer.vecenv.get_observations()["policy"]
+    assert obs.shape[1] == trainer.env.num_obs + 2 == trainer.vecenv.num_obs
+    assert torch.equal(obs[:, -2:], torch.nn.functional.one_hot(trainer.env.motion_ids, 2).float())
+    trainer.train_iteration()
+    data = load_checkpoint(trainer.save())
+    assert data["obs_dim"] == trainer.env.num_obs + 2
+    assert data["clip_conditioning"] == {"encoding": "one_hot_appended", "motions": ["walk", "run"],
+                                         "num_clips": 2, "env_obs_dim": trainer.env.num_obs}
+    policy = Policy.load(tmp_path / "run" / "model_1.pt")
+    assert policy.num_clips == 2 and policy.env_obs_dim == trainer.env.num_obs
+    torch.testing.assert_close(policy.act(policy.observation(trainer.env.obs, trainer.env.motion_ids)),
+                               actor_actions(trainer, trainer.vecenv.get_observations()["policy"]))
+    trainer.close()
+    with pytest.raises(ConfigError, match=r"train\.clip_one_hot: needs at least two env\.motions"):
+        Trainer(override(tiny_experiment(), {"train.clip_one_hot": True}), tmp_path / "one")
+
+
+def test_ppo_can_start_from_the_shipped_multi_clip_student(tmp_path):
+    """--init-from the six-clip DAgger student: same actions as the student, clip one-hot included;
+    refused without the one-hot or with the clips in another order, naming the file and the fix."""
+    student = Policy.load(STUDENT)
+    motions = list(student.experiment.env.motions)
+    cfg = override(load_experiment(CONFIG), {"env.motions": motions, "env.num_envs": 6, "train.clip_one_hot": True,
+                                             "env.termination.no_fall_test_clips": ["getup_faceup", "getup_facedown"]})
+    trainer = Trainer(cfg, tmp_path / "run")
+    trainer.start_actor_from(STUDENT)
+    torch.testing.assert_close(actor_actions(trainer, trainer.vecenv.get_observations()["policy"]),
+                               student.act(student.observation(trainer.env.obs, trainer.env.motion_ids)))
+    trainer.close()
+    plain = override(cfg, {"train.clip_one_hot": False})
+    with pytest.raises(CheckpointError, match=r"humanoid3d_student\.pt: its actor takes 308 .*set train\.clip_one_hot"):
+        Trainer(plain, tmp_path / "plain").start_actor_from(STUDENT)
+    swapped = override(cfg, {"env.motions": [motions[1], motions[0], *motions[2:]]})
+    with pytest.raises(CheckpointError, match=r"humanoid3d_student\.pt: its clip one-hot is for motions"):
+        Trainer(swapped, tmp_path / "swapped").start_actor_from(STUDENT)
 
 
 # ----------------------------------------------------------------------------------- bad files

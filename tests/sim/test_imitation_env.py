@@ -194,3 +194,63 @@ def test_a_clip_can_skip_the_fall_test_beside_one_that_keeps_it():
     env.backend.reset(torch.arange(NUM_ENVS), qpos, torch.zeros_like(env.backend.qvel))
     _, _, _, _, info = env.step(torch.zeros(NUM_ENVS, env.num_actions))
     assert info["termination_causes"]["fell"].tolist() == [True, False] * (NUM_ENVS // 2)
+
+
+# ------------------------------------------------------------------------ transition starts
+def test_transition_starts_put_another_clips_state_on_the_clip_start():
+    """``transitions``: the character in walk's or run's state, placed on the other clip's start
+    (root x, y and heading), which plays from time 0; jog (not a transition clip) starts as before."""
+    from deepmimic_mocap import rotations as rot
+    from deepmimic_sim.envs.config import TransitionCfg
+
+    env = ImitationEnv(ImitationEnvCfg(motions=["walk", "run", "jog"], num_envs=64, seed=3,
+                                       transitions=TransitionCfg(fraction=1.0, clips=["walk", "run"])))
+    switched, jog = env.motion_ids != 2, env.motion_ids == 2
+    assert switched.any() and jog.any()
+    assert (env.start_times[switched] == 0).all() and (env.start_times[jog] > 0).all()
+    ref, root_pos, root_quat = env.reference(), env.backend.body_pos_w[:, 0], env.backend.body_quat_w[:, 0]
+    torch.testing.assert_close(root_pos[switched, :2].float(), ref.root_pos[switched, :2], atol=1e-5, rtol=0)
+    turn = rot.quat_yaw(root_quat.float()) - rot.quat_yaw(ref.root_quat)
+    assert float(torch.atan2(torch.sin(turn), torch.cos(turn))[switched].abs().max()) < 1e-4
+    error = env.tracking_errors()["joint_rotation_error_rad"]
+    assert float(error[switched].min()) > 0.05  # another clip's pose: the episode starts off its reference
+    assert float(error[jog].max()) < 1e-3  # DeepMimic's RSI
+    # The starting state is the other clip's, moved: its speed is walk's or run's, not its own clip's.
+    speed = env.backend.body_lin_vel_w[:, 0, :2].norm(dim=1)
+    own = ref.root_lin_vel[:, :2].norm(dim=1)
+    assert float((speed[switched] - own[switched]).abs().max()) > 1.0  # run (~3.6 m/s) into walk (~1 m/s)
+
+
+def test_transitions_off_leaves_the_starts_bit_identical():
+    from deepmimic_sim.envs.config import TransitionCfg
+
+    plain = ImitationEnv(ImitationEnvCfg(motions=["walk", "run"], num_envs=8, seed=5))
+    off = ImitationEnv(ImitationEnvCfg(motions=["walk", "run"], num_envs=8, seed=5,
+                                       transitions=TransitionCfg(fraction=0.0, clips=["walk", "run"])))
+    assert torch.equal(plain.obs, off.obs) and torch.equal(plain.start_times, off.start_times)
+
+
+def test_transition_clips_must_be_two_of_the_motions():
+    from deepmimic_sim.envs.config import ConfigError, TransitionCfg
+
+    with pytest.raises(ConfigError, match=r"transitions\.clips: needs at least two .*'jump'"):
+        ImitationEnv(ImitationEnvCfg(motions=["walk", "run"], num_envs=2,
+                                     transitions=TransitionCfg(fraction=0.5, clips=["walk", "jump"])))
+
+
+def test_transition_episodes_have_their_own_drift_test():
+    """The new clip starts at its own speed: a transition episode's reference runs ahead of the
+    character, so its drift test is ``transitions.max_body_distance`` (None: none)."""
+    from deepmimic_sim.envs.config import TransitionCfg
+
+    env = ImitationEnv(ImitationEnvCfg(motions=["walk", "run"], num_envs=16, seed=2,
+                                       termination=TerminationCfg(max_body_distance=0.02),
+                                       transitions=TransitionCfg(fraction=1.0, clips=["walk", "run"],
+                                                                 max_body_distance=None)))
+    assert env.in_transition.all()
+    ref_pos = env.motion_lib.body_pos(env.reference())
+    assert not env._termination_causes(ref_pos)["drifted"].any()
+    env.in_transition[:] = False  # the same states judged as ordinary episodes: off their reference
+    assert env._termination_causes(ref_pos)["drifted"].all()
+    env.reset(times=torch.zeros(16))  # given start times (evaluation): no transitions
+    assert not env.in_transition.any()

@@ -78,6 +78,9 @@ class TrainCfg:
         seed: Seed of torch and the environment.
         actor, critic, algorithm: Networks and PPO.
         obs_groups: rsl-rl observation sets (actor and critic both read ``policy``).
+        clip_one_hot: Append the one-hot of each environment's clip (its index in ``env.motions``)
+            to the observation, as a distilled multi-clip student reads it: the input of a
+            multi-clip policy that ``--init-from`` starts from such a student.
     """
 
     num_steps_per_env: int = bounded(24, minimum=1)
@@ -88,10 +91,12 @@ class TrainCfg:
     critic: ModelCfg = field(default_factory=ModelCfg)
     algorithm: PPOCfg = field(default_factory=PPOCfg)
     obs_groups: dict[str, list[str]] = field(default_factory=lambda: {"actor": ["policy"], "critic": ["policy"]})
+    clip_one_hot: bool = False
 
     def to_rsl_rl(self) -> dict[str, Any]:
         """The runner dictionary rsl-rl-lib's ``PPO.construct_algorithm`` reads."""
         cfg = asdict(self)
+        cfg.pop("clip_one_hot")
         if cfg["critic"]["distribution_cfg"] is None:
             cfg["critic"].pop("distribution_cfg")
         for model in ("actor", "critic"):

@@ -45,9 +45,8 @@ from .checkpoint import save_checkpoint
 from .config import ExperimentCfg
 from .demonstrations import Demonstrations, TeacherEnsemble, record_demonstrations
 from .evaluate import make_eval_env, run_rollout
-from .policy import OBS_GROUP, Policy, append_clip_one_hot, build_actor
+from .policy import OBS_GROUP, Policy, append_clip_one_hot, build_actor, clip_conditioning
 
-ENCODING = "one_hot_appended"
 # Environment settings that must agree between teachers (what the policy sees and what actions mean).
 SHARED_ENV_KEYS = ("character", "backend", "substeps", "observation", "action")
 
@@ -245,8 +244,7 @@ def student_payload(distiller: Distiller, cfg: ExperimentCfg, clips: list[str], 
                     num_actions: int, samples: int, report: dict[str, Any]) -> dict[str, Any]:
     """The checkpoint dictionary of a student (see the module docstring)."""
     k = len(clips) if distiller.num_clips > 1 else 1
-    conditioning = ({"encoding": ENCODING, "motions": list(clips), "num_clips": k, "env_obs_dim": env_obs_dim}
-                    if k > 1 else None)
+    conditioning = clip_conditioning(clips, env_obs_dim) if k > 1 else None
     return {"iteration": len(report.get("rounds", [])), "samples": samples, "experiment": asdict(cfg),
             "actor_state_dict": distiller.student.state_dict(), "obs_dim": env_obs_dim + (k if k > 1 else 0),
             "num_actions": num_actions, "clip_conditioning": conditioning, "distillation": report}

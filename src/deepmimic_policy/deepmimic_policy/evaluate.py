@@ -157,7 +157,8 @@ def make_eval_env(cfg: ImitationEnvCfg, seconds: float, num_envs: int, seed: int
     if seconds <= 0 or num_envs < 1:
         raise ValueError(f"seconds must be positive and num_envs at least 1, got {seconds} and {num_envs}")
     cfg = replace(cfg, num_envs=num_envs, seed=seed, device=device,
-                  termination=replace(cfg.termination, episode_length_s=float(seconds)))
+                  termination=replace(cfg.termination, episode_length_s=float(seconds)),
+                  transitions=replace(cfg.transitions, fraction=0.0))  # each clip from its own states
     if motion is not None:
         cfg = replace(cfg, motions=[motion] if isinstance(motion, str) else list(motion), motion_weights=None)
     if backend is not None:

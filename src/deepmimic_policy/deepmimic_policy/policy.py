@@ -67,6 +67,15 @@ def _required_int(data: dict[str, Any], key: str, path: Path) -> int:
     return value
 
 
+def clip_conditioning(motions: list[str], env_obs_dim: int) -> dict[str, Any] | None:
+    """A checkpoint's ``clip_conditioning``: the actor reads ``[env obs (env_obs_dim), one_hot(clip, K)]``
+    with clips numbered as in ``motions`` (None for one clip: nothing is appended)."""
+    if len(motions) <= 1:
+        return None
+    return {"encoding": "one_hot_appended", "motions": list(motions), "num_clips": len(motions),
+            "env_obs_dim": int(env_obs_dim)}
+
+
 def append_clip_one_hot(obs: torch.Tensor, clip_ids: torch.Tensor, num_clips: int) -> torch.Tensor:
     """A clip-conditioned student's input: ``obs`` with ``one_hot(clip_ids, num_clips)`` appended
     (nothing appended when ``num_clips <= 1``)."""

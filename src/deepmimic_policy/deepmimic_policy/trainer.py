@@ -21,10 +21,12 @@ from typing import Any
 import numpy as np
 import torch
 from deepmimic_sim.envs import ImitationEnv
+from deepmimic_sim.typed_config import ConfigError
 from rsl_rl.algorithms import PPO
 
 from .checkpoint import CheckpointError, latest_checkpoint, load_checkpoint, save_checkpoint
 from .config import ExperimentCfg, save_experiment
+from .policy import clip_conditioning
 from .run_folder import HISTORY_FILE, open_run_folder, truncate_history
 from .vecenv import RslRlVecEnv
 
@@ -32,7 +34,8 @@ from .vecenv import RslRlVecEnv
 # thread saves nothing on them, and its workers spin after each op and take the core that
 # MuJoCo's rollout threads need next (bench/bench_train_speed.py; docs/training.md).
 COLLECT_TORCH_THREADS = 1
-RESUME_KEYS = ("critic_state_dict", "optimizer_state_dict", "learning_rate", "torch_rng", "env_rng", "samples", "wall_s")
+RESUME_KEYS = ("critic_state_dict", "optimizer_state_dict", "learning_rate", "torch_rng", "env_rng", "samples",
+               "wall_s")
 
 
 @contextlib.contextmanager
@@ -111,9 +114,13 @@ class Trainer:
         self.env = env if env is not None else ImitationEnv(cfg.env)
         self.env.record_tracking = True
         self.env.keep_final_obs = False  # rsl-rl bootstraps time-outs from the values it stored
-        self.vecenv = RslRlVecEnv(self.env)
-        self.alg: PPO = PPO.construct_algorithm(self.vecenv.get_observations(), self.vecenv, self._rsl_rl_cfg(),
-                                                device)
+        self.vecenv = RslRlVecEnv(self.env, self._one_hot_clips())
+        try:
+            self.alg: PPO = PPO.construct_algorithm(self.vecenv.get_observations(), self.vecenv,
+                                                    self._rsl_rl_cfg(), device)
+        except KeyError as err:  # rsl-rl reads its dictionaries by key; a YAML dictionary replaces the default whole
+            raise ConfigError(f"train: rsl-rl needs the key {err} (a dictionary such as train.actor.distribution_cfg "
+                             "replaces the default whole: give all its keys)") from None
         if self.alg.use_mixed_precision and not bfloat16_is_native(device):
             warnings.warn(f"train.algorithm.use_mixed_precision: this {device} has no native bfloat16 (it would be "
                           "emulated, slower than float32); the update runs in float32", stacklevel=2)
@@ -128,6 +135,15 @@ class Trainer:
         self._writer = None
         self._purge_step: int | None = None
         self.started_from: dict[str, Any] | None = None  # the checkpoint whose actor this run started from
+
+    def _one_hot_clips(self) -> int:
+        """K when ``train.clip_one_hot`` appends a K-clip one-hot to the observation, else 0."""
+        if not self.cfg.train.clip_one_hot:
+            return 0
+        if len(self.cfg.env.motions) < 2 or not hasattr(self.env, "motion_ids"):
+            raise ConfigError("train.clip_one_hot: needs at least two env.motions and an environment in this "
+                             f"process (got {len(self.cfg.env.motions)} motion(s), {type(self.env).__name__})")
+        return len(self.cfg.env.motions)
 
     def _seed(self) -> int:
         """Seed of torch and the environment (distributed hook: one per rank)."""
@@ -161,7 +177,9 @@ class Trainer:
         return {**self.alg.save(), "iteration": self.iteration, "samples": self.samples, "wall_s": self.wall_s,
                 "learning_rate": self.alg.learning_rate, "experiment": asdict(self.cfg),
                 "torch_rng": torch.get_rng_state(), "env_rng": self.env.generator.get_state(),
-                "obs_dim": self.env.num_obs, "num_actions": self.env.num_actions, "started_from": self.started_from}
+                "obs_dim": self.vecenv.num_obs, "num_actions": self.env.num_actions, "started_from": self.started_from,
+                "clip_conditioning": clip_conditioning(self.cfg.env.motions, self.env.num_obs) if self.vecenv.num_clips
+                else None}
 
     def save(self) -> Path:
         """Write ``model_<iteration>.pt`` atomically."""
@@ -193,10 +211,16 @@ class Trainer:
             raise CheckpointError(f"{path}: an actor can only be taken at the start of a run (this one is at "
                                   f"iteration {self.iteration})")
         data = load_checkpoint(path, self.device)
-        ours = (self.env.num_obs, self.env.num_actions)
+        ours = (self.vecenv.num_obs, self.env.num_actions)
         if (data.get("obs_dim"), data.get("num_actions")) != ours:
             raise CheckpointError(f"{path}: its actor takes {data.get('obs_dim')} observations and gives "
-                                  f"{data.get('num_actions')} actions; this run's takes {ours[0]} and gives {ours[1]}")
+                                  f"{data.get('num_actions')} actions; this run's takes {ours[0]} and gives {ours[1]}"
+                                  + ("" if self.vecenv.num_clips or not data.get("clip_conditioning") else
+                                     " (a clip-conditioned policy: set train.clip_one_hot)"))
+        theirs = (data.get("clip_conditioning") or {}).get("motions")
+        if theirs is not None and self.vecenv.num_clips and list(theirs) != list(self.cfg.env.motions):
+            raise CheckpointError(f"{path}: its clip one-hot is for motions {list(theirs)}; this run's env.motions "
+                                  f"are {list(self.cfg.env.motions)} (the same clips in the same order are needed)")
         weights = {k: v for k, v in data["actor_state_dict"].items() if not k.startswith("distribution.")}
         try:
             result = self.alg.actor.load_state_dict(weights, strict=False)
@@ -208,6 +232,16 @@ class Trainer:
                                   f"unexpected {result.unexpected_keys})")
         self.started_from = {"checkpoint": str(path), "iteration": int(data["iteration"]),
                              "samples": int(data.get("samples", 0))}
+        self._freeze_actor_normalizer()
+
+    def _freeze_actor_normalizer(self) -> None:
+        """Keep the taken actor's observation scaling: its weights were fitted to it, and a running
+        mean over the new run's states (transitions, another clip) would change what the actor sees
+        under it. Measured: fine-tuning the six-clip student on clip switches with the scaling
+        updating, run's success fell from 100 % to 69 % within 150 iterations (docs/skills.md)."""
+        normalizer = getattr(self.alg.actor, "obs_normalizer", None)
+        if normalizer is not None and hasattr(normalizer, "until"):
+            normalizer.until = int(normalizer.count)
 
     def _restore(self, path: Path, data: dict[str, Any]) -> None:
         """Load a checkpoint's state into the algorithm and the counters (distributed hook)."""
@@ -218,6 +252,8 @@ class Trainer:
         self.alg.learning_rate = data["learning_rate"]
         self.iteration, self.samples, self.wall_s = data["iteration"], data["samples"], data["wall_s"]
         self.started_from = data.get("started_from")
+        if self.started_from:
+            self._freeze_actor_normalizer()
         torch.set_rng_state(data["torch_rng"])
         self.env.generator.set_state(data["env_rng"])
         if self.is_main:

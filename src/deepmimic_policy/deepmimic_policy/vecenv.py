@@ -5,10 +5,11 @@ from __future__ import annotations
 from dataclasses import asdict
 
 import torch
+from deepmimic_sim.envs import ImitationEnv
 from rsl_rl.env import VecEnv
 from tensordict import TensorDict
 
-from deepmimic_sim.envs import ImitationEnv
+from .policy import append_clip_one_hot
 
 
 class RslRlVecEnv(VecEnv):
@@ -18,8 +19,9 @@ class RslRlVecEnv(VecEnv):
     before resets) when ``env.record_tracking`` is set, and ``episode_steps`` of finished episodes.
     """
 
-    def __init__(self, env: ImitationEnv) -> None:
+    def __init__(self, env: ImitationEnv, num_clips: int = 0) -> None:
         self.env = env
+        self.num_clips = num_clips  # > 1: the clip one-hot is appended to the observation (train.clip_one_hot)
         self.num_envs = env.num_envs
         self.num_actions = env.num_actions
         self.max_episode_length = env.max_episode_steps
@@ -35,7 +37,13 @@ class RslRlVecEnv(VecEnv):
     def episode_length_buf(self, value: torch.Tensor) -> None:
         self.env.episode_steps[:] = value
 
+    @property
+    def num_obs(self) -> int:
+        """Observation size, the clip one-hot included."""
+        return self.env.num_obs + (self.num_clips if self.num_clips > 1 else 0)
+
     def _wrap(self, obs: torch.Tensor) -> TensorDict:
+        obs = append_clip_one_hot(obs, self.env.motion_ids, self.num_clips)
         return TensorDict({"policy": obs}, batch_size=[self.num_envs], device=self.device)
 
     def get_observations(self) -> TensorDict:

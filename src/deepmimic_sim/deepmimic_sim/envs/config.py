@@ -148,6 +148,31 @@ class RandomizationCfg:
 
 
 @dataclass
+class TransitionCfg:
+    """Episodes that begin with a clip switch, as the deploy graph's reference node makes one.
+
+    At a switch the reference node starts the new clip from its beginning, anchored where the
+    character is, while the character is still in the old clip's motion. With ``fraction`` > 0, that
+    share of the episodes whose clip is one of ``clips`` starts so: the character in the state of
+    another of ``clips`` at a random time, turned and moved onto the episode clip's start (root
+    position on the ground and heading; its height and tilt stay), and the episode clip from time 0.
+
+    Attributes:
+        fraction: Share of eligible episode starts that are transitions (0: none, DeepMimic's RSI only).
+        clips: Clips switched between (at least two of ``motions``): clips a robot can be switched
+            out of at any moment, such as walk, jog and run (not a get-up, lying for most of its clip).
+        max_body_distance: The drift test of a transition episode (m), instead of
+            ``termination.max_body_distance``: the new clip starts at its own speed (run: 3.6 m/s)
+            while the character still moves at the old one's (walk: 1 m/s), so the reference gets
+            metres ahead before the character has changed gait; ``None``: no drift test in them.
+    """
+
+    fraction: float = bounded(0.0, minimum=0.0, maximum=1.0)
+    clips: list[str] = field(default_factory=list)
+    max_body_distance: float | None = bounded(3.0, minimum=0.0, exclusive_minimum=True)
+
+
+@dataclass
 class ImitationEnvCfg:
     """The whole environment.
 
@@ -161,7 +186,7 @@ class ImitationEnvCfg:
         substeps: Physics steps per control step (300 Hz physics / 10 = 30 Hz control).
         device: Torch device for observations and rewards.
         seed: Seed of the environment's random numbers (initial states).
-        reward, termination, observation, action, randomization: See their classes.
+        reward, termination, observation, action, randomization, transitions: See their classes.
     """
 
     character: str = "humanoid3d"
@@ -177,6 +202,7 @@ class ImitationEnvCfg:
     observation: ObservationCfg = field(default_factory=ObservationCfg)
     action: ActionCfg = field(default_factory=ActionCfg)
     randomization: RandomizationCfg = field(default_factory=RandomizationCfg)
+    transitions: TransitionCfg = field(default_factory=TransitionCfg)
 
 
 def load_env_config(path: str | Path) -> ImitationEnvCfg:

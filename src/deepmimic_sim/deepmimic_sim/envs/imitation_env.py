@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from deepmimic_mocap import load_character, load_motion
+from deepmimic_mocap import rotations as rot
 from deepmimic_mocap.motion_lib import MotionFrames, MotionLib
 
 from ..actions import action_offset_scale, actions_to_targets
@@ -29,6 +30,21 @@ from . import metrics, rewards, terminations
 from . import observations as obs_fn
 from .config import ConfigError, ImitationEnvCfg
 from .randomization import TransferTerms
+
+
+def place_root(qpos: torch.Tensor, qvel: torch.Tensor, world_pos: torch.Tensor, world_quat: torch.Tensor,
+               ) -> tuple[torch.Tensor, torch.Tensor]:
+    """States ``qpos (N, 7 + H)``, ``qvel (N, 6 + H)`` turned about world z and moved on the ground
+    so that their root has ``world_pos``'s x, y and ``world_quat``'s heading (copies; height, tilt
+    and joints stay). The batched form of ``deepmimic_sim.reference.ClipAnchor.joining`` + ``state``;
+    the free joint's angular velocity is in the root's own frame and does not turn.
+    """
+    turn = rot.quat_from_yaw(rot.quat_yaw(world_quat) - rot.quat_yaw(qpos[:, 3:7]))
+    qpos, qvel = qpos.clone(), qvel.clone()
+    qpos[:, :2] = world_pos[:, :2]
+    qpos[:, 3:7] = rot.quat_mul(turn, qpos[:, 3:7])
+    qvel[:, :3] = rot.quat_rotate(turn, qvel[:, :3])
+    return qpos, qvel
 
 
 class ImitationEnv:
@@ -62,6 +78,7 @@ class ImitationEnv:
         self.motion_ids = torch.zeros(self.num_envs, dtype=torch.long, device=self.device)
         self.start_times = torch.zeros(self.num_envs, dtype=torch.float64, device=self.device)
         self.episode_steps = torch.zeros(self.num_envs, dtype=torch.long, device=self.device)
+        self.in_transition = torch.zeros(self.num_envs, dtype=torch.bool, device=self.device)  # see TransitionCfg
         self._next: tuple | None = None  # see _remember_next
         self.record_tracking = False  # when True, step() reports tracking_errors() in info["tracking"]
         self.keep_final_obs = True  # when False, step() leaves out info["final_obs"] (PPO does not read it)
@@ -107,6 +124,18 @@ class ImitationEnv:
         self._tracked_joints = self._tensor([t.value in ("spherical", "revolute") for t in sk.joint_types], torch.bool)
         self._durations = self._tensor(self.motion_lib.durations, torch.float64)
         self._wrap = self._tensor(self.motion_lib.loop_wrap, torch.bool)
+        self._transition_clips = self._transition_clip_ids()
+
+    def _transition_clip_ids(self) -> torch.Tensor | None:
+        """Clip ids of ``transitions.clips`` (None when no episode starts with a switch)."""
+        tcfg = self.cfg.transitions
+        if tcfg.fraction <= 0:
+            return None
+        unknown = [c for c in tcfg.clips if c not in self.cfg.motions]
+        if unknown or len(set(tcfg.clips)) < 2:
+            raise ConfigError(f"transitions.clips: needs at least two of the environment's motions "
+                              f"{list(self.cfg.motions)}, got {list(tcfg.clips)}")
+        return self._tensor(sorted({self.cfg.motions.index(c) for c in tcfg.clips}), torch.long)
 
     def _torque_over_kp(self) -> np.ndarray | None:
         """Torque limit over kp per hinge, for ``residual_effort_scale`` actions (None when unused)."""
@@ -175,14 +204,47 @@ class ImitationEnv:
                                              weights=self.cfg.motion_weights)
         # Non-looping clips start at least one step before their end.
         sampled = self.motion_lib.sample_times(ids, truncate_time=self.control_dt, generator=self.generator)
+        given = times
         times = sampled if times is None else torch.as_tensor(times, dtype=sampled.dtype, device=sampled.device)
         self.motion_ids[env_ids] = ids
         self.start_times[env_ids] = times.double()
         self.episode_steps[env_ids] = 0
         frames = self.motion_lib.get_frames(ids, times)
         qpos, qvel = self.mapping.reference_state(frames)
+        self.in_transition[env_ids] = False
+        if self._transition_clips is not None and given is None:
+            self._start_transitions(env_ids, ids, qpos, qvel)
         self.transfer.on_reset(env_ids)
         self.backend.reset(env_ids, qpos.double(), qvel.double())
+
+    def _start_transitions(self, env_ids: torch.Tensor, ids: torch.Tensor, qpos: torch.Tensor,
+                           qvel: torch.Tensor) -> None:
+        """Turn a ``transitions.fraction`` share of the starts into clip switches (``TransitionCfg``).
+
+        In place on the rows of ``qpos``/``qvel`` (and on ``start_times``): the character takes
+        another transition clip's state at a random time, placed on the start of its own clip, which
+        then plays from time 0 (as the reference node's ``select_clip`` does).
+        """
+        clips = self._transition_clips
+        eligible = (ids[:, None] == clips).any(dim=1)
+        chosen = eligible & (torch.rand(len(ids), generator=self.generator, device=self.device)
+                             < self.cfg.transitions.fraction)
+        rows = torch.nonzero(chosen).flatten()
+        if not len(rows):
+            return
+        to_ids = ids[rows]
+        # The clip switched from: uniform over the other transition clips.
+        position = (to_ids[:, None] == clips).long().argmax(dim=1)
+        pick = torch.randint(0, len(clips) - 1, (len(rows),), generator=self.generator, device=self.device)
+        from_ids = clips[pick + (pick >= position).long()]
+        from_times = self.motion_lib.sample_times(from_ids, truncate_time=self.control_dt, generator=self.generator)
+        from_qpos, from_qvel = self.mapping.reference_state(self.motion_lib.get_frames(from_ids, from_times))
+        start = self.motion_lib.get_frames(to_ids, torch.zeros_like(from_times))
+        placed_qpos, placed_qvel = place_root(from_qpos.double(), from_qvel.double(), start.root_pos.double(),
+                                              start.root_quat.double())
+        qpos[rows], qvel[rows] = placed_qpos.to(qpos.dtype), placed_qvel.to(qvel.dtype)
+        self.start_times[env_ids[rows]] = 0.0
+        self.in_transition[env_ids[rows]] = True
 
     # ----------------------------------------------------------------------------------- step
     def actions_to_targets(self, actions: torch.Tensor) -> tuple[torch.Tensor, int]:
@@ -290,8 +352,11 @@ class ImitationEnv:
             if self._fall_tested is not None:
                 causes["fell"] &= self._fall_tested[self.motion_ids]
         if term.max_body_distance is not None:
-            causes["drifted"] = terminations.drifted(self.backend.body_pos_w.float(), ref_body_pos,
-                                                     term.max_body_distance)
+            limit = term.max_body_distance
+            if self._transition_clips is not None:  # per row: transition episodes have their own
+                other = self.cfg.transitions.max_body_distance
+                limit = torch.where(self.in_transition, float("inf") if other is None else other, limit)
+            causes["drifted"] = terminations.drifted(self.backend.body_pos_w.float(), ref_body_pos, limit)
         return causes
 
     def _truncated(self) -> torch.Tensor:
