@@ -46,10 +46,11 @@ def _node(bus: Bus, name: str, cls: type, **parameters):
     return cls(transport.create_node(name, backend="inprocess", bus=bus, parameters=parameters))
 
 
-def trial(checkpoint: str, first: str, second: str, switch_at: float, after: float, anchored: bool) -> dict:
+def trial(checkpoint: str, first: str, second: str, switch_at: float, after: float, anchored: bool,
+          blend: float = 0.0) -> dict:
     """One switch from ``first`` to ``second`` after ``switch_at`` seconds; figures of the ``after`` seconds."""
     bus = Bus(clock=ManualClock())
-    policy = _node(bus, "policy", PolicyNode, checkpoint=checkpoint)
+    policy = _node(bus, "policy", PolicyNode, checkpoint=checkpoint, switch_blend=blend)
     reference = _node(bus, "reference_motion", ReferenceMotionNode, motion=first, clips=second,
                       anchor_switches=anchored)
     simulator = _node(bus, "simulator", SimulatorNode, motion=first, initial_state="reference", clips=second)
@@ -70,7 +71,7 @@ def trial(checkpoint: str, first: str, second: str, switch_at: float, after: flo
             ref = reference.clip.sample(reference.node.now() - reference.start, reference.anchor)
             errors.append(float(np.abs(simulator.backend.qpos.numpy()[0, 7:] - ref.hinge_positions).mean()))
         root = simulator.backend.qpos.numpy()[0, :2]
-        return {"first": first, "second": second, "switch_at_s": switch_at, "anchored": anchored,
+        return {"first": first, "second": second, "switch_at_s": switch_at, "anchored": anchored, "blend_s": blend,
                 "fell_before_switch": fell_before, "survived": not fell, "hinge_error_rad": float(np.mean(errors)),
                 "root_distance_m": float(np.linalg.norm(root - ref.root_pos[:2])),
                 "policy_acted_with": str(policy.acted_with)}
@@ -88,29 +89,36 @@ def main() -> None:
                                                        "run:jog"])
     parser.add_argument("--switch-at", type=float, nargs="+", default=[2.0, 2.25, 2.5, 2.75])
     parser.add_argument("--after", type=float, default=5.0)
+    parser.add_argument("--blend", type=float, nargs="+", default=[],
+                        help="also run anchored switches with the policy node's switch_blend at these seconds")
     parser.add_argument("--out", default="bench/results/clip_switch.json")
     args = parser.parse_args()
     started = time.perf_counter()
     info = machine_info()
+    settings = [(True, 0.0), (False, 0.0)] + [(True, b) for b in args.blend if b > 0]  # (anchored, blend)
     trials = []
     for pair in args.pairs:
         first, second = pair.split(":")
-        for anchored in (True, False):
+        for anchored, blend in settings:
             for at in args.switch_at:
-                trials.append(trial(args.checkpoint, first, second, at, args.after, anchored))
-    print(f"\n{'switch':<12} {'anchored':>8} {'survived':>9} {'hinge err (rad)':>16} {'root dist (m)':>14}")
+                trials.append(trial(args.checkpoint, first, second, at, args.after, anchored, blend))
+    print(f"\n{'switch':<12} {'anchored':>8} {'blend s':>8} {'survived':>9} {'hinge err (rad)':>16} "
+          f"{'root dist (m)':>14}")
     summary = []
     for pair in args.pairs:
         first, second = pair.split(":")
-        for anchored in (True, False):
-            rows = [t for t in trials if (t["first"], t["second"], t["anchored"]) == (first, second, anchored)]
-            line = {"switch": pair, "anchored": anchored, "survived": sum(t["survived"] for t in rows),
-                    "trials": len(rows), "hinge_error_rad": float(np.mean([t["hinge_error_rad"] for t in rows])),
+        for anchored, blend in settings:
+            rows = [t for t in trials
+                    if (t["first"], t["second"], t["anchored"], t["blend_s"]) == (first, second, anchored, blend)]
+            line = {"switch": pair, "anchored": anchored, "blend_s": blend,
+                    "survived": sum(t["survived"] for t in rows), "trials": len(rows),
+                    "hinge_error_rad": float(np.mean([t["hinge_error_rad"] for t in rows])),
                     "root_distance_m": float(np.median([t["root_distance_m"] for t in rows]))}
             summary.append(line)
-            print(f"{pair:<12} {anchored!s:>8} {line['survived']:>5} / {line['trials']} "
+            print(f"{pair:<12} {anchored!s:>8} {blend:>8.2f} {line['survived']:>5} / {line['trials']} "
                   f"{line['hinge_error_rad']:>16.3f} {line['root_distance_m']:>14.2f}")
     out = {"machine": info, "checkpoint": args.checkpoint, "after_s": args.after, "switch_at_s": args.switch_at,
+           "blend_s": args.blend,
            "summary": summary, "trials": trials, "wall_s": time.perf_counter() - started}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(out, indent=2) + "\n")

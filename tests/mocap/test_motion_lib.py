@@ -299,3 +299,32 @@ def test_other_skeleton_and_mismatch(clips):
         MotionLib([clips["walk"], trot])
     with pytest.raises(ValueError, match="at least one clip"):
         MotionLib([])
+
+
+@pytest.mark.parametrize("backend", ["numpy", "torch"])
+def test_a_blend_goes_from_one_frame_set_to_the_other(backend):
+    """``MotionLib.blend``: weight 0 and 1 give the two inputs, between them the rotations are slerped
+    (unit quaternions, on the shorter arc) and the packed ``dof_pos`` follows the blended rotations."""
+    from deepmimic_mocap.motion_lib import blend_weight
+
+    lib = MotionLib([load_motion("walk"), load_motion("run")], device="cpu" if backend == "torch" else None)
+    xp = torch if backend == "torch" else np
+    ids0, ids1 = xp.zeros(4, dtype=xp.int64), xp.ones(4, dtype=xp.int64)
+    times = xp.asarray([0.0, 0.3, 0.6, 0.9], dtype=xp.float32)
+    a, b = lib.get_frames(ids0, times), lib.get_frames(ids1, times)
+    for weight, expected in ((0.0, a), (1.0, b)):
+        mixed = lib.blend(a, b, xp.full((4,), weight, dtype=xp.float32))
+        np.testing.assert_allclose(np.asarray(mixed.root_pos), np.asarray(expected.root_pos), atol=1e-6)
+        same = np.abs(np.sum(np.asarray(mixed.local_quat) * np.asarray(expected.local_quat), axis=-1))
+        np.testing.assert_allclose(same, 1.0, atol=1e-5)  # the same rotations (up to the sign)
+        np.testing.assert_allclose(np.asarray(mixed.joint_ang_vel), np.asarray(expected.joint_ang_vel), atol=1e-5)
+    half = lib.blend(a, b, xp.full((4,), 0.5, dtype=xp.float32))
+    np.testing.assert_allclose(np.linalg.norm(np.asarray(half.local_quat), axis=-1), 1.0, atol=1e-5)
+    np.testing.assert_allclose(np.asarray(half.root_pos), (np.asarray(a.root_pos) + np.asarray(b.root_pos)) / 2,
+                               atol=1e-6)
+    angle_a = np.asarray(rot.quat_angle_between(xp.asarray(half.local_quat), a.local_quat))
+    angle_b = np.asarray(rot.quat_angle_between(xp.asarray(half.local_quat), b.local_quat))
+    np.testing.assert_allclose(angle_a, angle_b, atol=1e-3)  # halfway in angle
+    repacked = lib.blend(half, half, xp.zeros(4, dtype=xp.float32))
+    np.testing.assert_allclose(np.asarray(repacked.dof_pos), np.asarray(half.dof_pos), atol=1e-6)
+    np.testing.assert_allclose(blend_weight(np.array([-1.0, 0.0, 0.25, 0.5, 2.0]), 0.5), [0, 0, 0.5, 1, 1])

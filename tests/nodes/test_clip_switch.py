@@ -51,12 +51,13 @@ class Switcher:
 
 @pytest.fixture
 def graph_of():
-    """``graph_of(checkpoint, clips="", checkpoints="")``: reference, simulator and policy nodes on a Bus."""
+    """``graph_of(checkpoint, clips="", checkpoints="", switch_blend=0)``: reference, simulator and policy nodes on a Bus."""
     made = []
 
-    def start(checkpoint: Path, clips: str = "", checkpoints: str = "") -> tuple:
+    def start(checkpoint: Path, clips: str = "", checkpoints: str = "", switch_blend: float = 0.0) -> tuple:
         bus = Bus(clock=ManualClock())
-        policy = make(bus, "policy", PolicyNode, checkpoint=str(checkpoint), checkpoints=checkpoints)
+        policy = make(bus, "policy", PolicyNode, checkpoint=str(checkpoint), checkpoints=checkpoints,
+                      switch_blend=switch_blend)
         reference = make(bus, "reference_motion", ReferenceMotionNode, motion="walk", clips=clips)
         simulator = make(bus, "simulator", SimulatorNode, motion="walk", initial_state="reference", clips=clips)
         made.append((reference, simulator, policy))
@@ -230,12 +231,14 @@ def test_launch_checks_the_clip_arguments(tiny_checkpoint, tiny_run_checkpoint, 
 def test_the_deploy_graph_passes_the_clip_arguments(tiny_checkpoint, tiny_run_checkpoint):
     from deepmimic.graph import find_graph, load_graph
 
-    graph = load_graph(find_graph("deploy"), {"clips": "run", "checkpoints": f"run={tiny_run_checkpoint}"})
+    graph = load_graph(find_graph("deploy"), {"clips": "run", "checkpoints": f"run={tiny_run_checkpoint}",
+                                              "switch_blend": 0.5})
     nodes = {spec.name: spec.parameters for spec in graph.nodes}
     assert nodes["reference_motion"]["clips"] == "run"
-    assert nodes["policy"]["checkpoints"] == f"run={tiny_run_checkpoint}"
+    assert nodes["policy"]["checkpoints"] == f"run={tiny_run_checkpoint}" and nodes["policy"]["switch_blend"] == 0.5
     default = {spec.name: spec.parameters for spec in load_graph(find_graph("deploy")).nodes}
     assert default["reference_motion"]["clips"] == "" and default["policy"]["checkpoints"] == ""
+    assert default["policy"]["switch_blend"] == 0.0
 
 
 def test_a_reference_process_switches_on_a_dds_message(loopback_dds, stop_process, tmp_path):
@@ -338,3 +341,44 @@ def test_a_switched_clip_goes_on_from_where_the_reference_was(tiny_checkpoint, a
         for wrapper in (reference, simulator, policy):
             wrapper.node.shutdown()
         simulator.backend.close()
+
+
+def test_a_switch_blend_moves_the_policys_reference_from_the_old_clip_into_the_new(graph_of, two_clip_student):
+    """``switch_blend``: for that many seconds after a switch the policy node's reference is the old
+    clip, going on, cross-faded into the new one (anchored): at the switch it is the old clip's pose,
+    from ``switch_blend`` on the new clip's alone."""
+    bus, reference, _, policy, user = graph_of(two_clip_student, clips="run", switch_blend=0.5)
+    bus.run_for(2.0)
+    assert policy.blend is None
+    user.select("run")
+    bus.run_for(0.1)
+    blend = policy.blend
+    assert blend is not None and blend.old.name.endswith("walk") and blend.new.name.endswith("run")
+    assert 1.9 < blend.old_time < 2.2  # walk's time at the switch
+    walk, run = policy.controller.clip("walk"), policy.controller.clip("run")
+    torch.testing.assert_close(blend.hinge_angles(0.0), walk.hinge_angles(blend.old_time))
+    torch.testing.assert_close(blend.hinge_angles(0.5), run.hinge_angles(0.5))
+    middle = blend.hinge_angles(0.25)
+    assert not torch.allclose(middle, walk.hinge_angles(blend.old_time + 0.25), atol=1e-3)
+    assert not torch.allclose(middle, run.hinge_angles(0.25), atol=1e-3)
+    # Both clips are placed where they play: at the switch the blended root is the walk reference's.
+    position, _ = blend.body_pose(0.0)
+    walk_position, _ = walk.body_pose(blend.old_time)
+    torch.testing.assert_close(position, walk_position, atol=1e-5, rtol=0)
+    run_position, _ = run.body_pose(0.5)
+    torch.testing.assert_close(blend.body_pose(0.5)[0], reference.anchor.position(run_position), atol=1e-5, rtol=0)
+    # The observation and the targets use the blend while it lasts, then the new clip alone.
+    qpos, qvel = run.state(0.1)
+    blended = policy.controller.observation(qpos[0], qvel[0], "run", 0.1, anchor=policy.anchor, blend=blend)
+    plain = policy.controller.observation(qpos[0], qvel[0], "run", 0.1, anchor=policy.anchor)
+    assert not torch.allclose(blended, plain)
+    bus.run_for(0.6)
+    assert policy.blend is None and policy.acted_with == two_clip_student
+
+
+def test_without_switch_blend_the_new_clip_acts_at_once(graph_of, two_clip_student):
+    bus, _, _, policy, user = graph_of(two_clip_student, clips="run")
+    bus.run_for(0.5)
+    user.select("run")
+    bus.run_for(0.1)
+    assert policy.blend is None

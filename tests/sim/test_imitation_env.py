@@ -254,3 +254,25 @@ def test_transition_episodes_have_their_own_drift_test():
     assert env._termination_causes(ref_pos)["drifted"].all()
     env.reset(times=torch.zeros(16))  # given start times (evaluation): no transitions
     assert not env.in_transition.any()
+
+
+def test_a_transition_blend_starts_the_reference_on_the_character():
+    """``transitions.blend_s``: the reference starts as the old clip, placed where the character is
+    (so the episode starts on its reference, as RSI does), and is the new clip alone after blend_s."""
+    from deepmimic_sim.envs.config import TransitionCfg
+
+    env = ImitationEnv(ImitationEnvCfg(motions=["walk", "run"], num_envs=8, seed=4, action=ActionCfg(mode="residual"),
+                                       transitions=TransitionCfg(fraction=1.0, clips=["walk", "run"], blend_s=0.3)))
+    ref = env.reference()
+    assert float(env.tracking_errors(ref)["joint_rotation_error_rad"].max()) < 1e-3
+    assert float(env.tracking_errors(ref)["mpjpe_global_m"].max()) < 1e-3
+    halfway = env.reference(steps_ahead=5)  # 0.17 s: between the two clips
+    plain = env.motion_lib.get_frames(env.motion_ids, env._times(5).float())
+    assert not torch.allclose(halfway.local_quat, plain.local_quat, atol=1e-3)
+    for _ in range(10):  # 0.33 s, past the blend
+        env.step(torch.zeros(env.num_envs, env.num_actions))
+    alive = env.in_transition & (env.episode_steps == 10)  # rows not reset since
+    after = env.reference()
+    plain = env.motion_lib.get_frames(env.motion_ids, env._times().float())
+    assert alive.any()
+    assert torch.equal(after.local_quat[alive], plain.local_quat[alive])

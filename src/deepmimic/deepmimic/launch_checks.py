@@ -118,6 +118,12 @@ def _integer(minimum: int) -> Callable[[Any, Mapping[str, Any]], None]:
     return check
 
 
+def _seconds(value: Any, _values: Mapping[str, Any]) -> None:
+    value = _typed(value)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+        raise LaunchArgumentError("a number of seconds >= 0")
+
+
 def _bool(value: Any, _values: Mapping[str, Any]) -> None:
     if not isinstance(_typed(value), bool):
         raise LaunchArgumentError("true or false")
@@ -139,7 +145,7 @@ def _run_folder(value: Any, values: Mapping[str, Any]) -> None:
 
 CHECKS: dict[str, Callable[[Any, Mapping[str, Any]], None]] = {
     "motion": _motion, "checkpoint": _checkpoint, "experiment": _experiment, "count": _integer(0),
-    "positive": _integer(1), "bool": _bool, "backend": _backend, "run_folder": _run_folder,
+    "positive": _integer(1), "seconds": _seconds, "bool": _bool, "backend": _backend, "run_folder": _run_folder,
     "character": _character, "ros2_control": _ros2_control, "clips": _clips, "clip_checkpoints": _clip_checkpoints,
 }
 

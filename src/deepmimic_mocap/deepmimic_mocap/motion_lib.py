@@ -68,6 +68,14 @@ class MotionFrames:
     dof_vel: Array
 
 
+def blend_weight(elapsed: Array, duration: float) -> Array:
+    """Share of the new clip ``elapsed`` seconds into a ``duration``-second cross-fade (``MotionLib.blend``):
+    smoothstep from 0 to 1, so the reference's velocity changes without a jump at either end."""
+    xp = array_namespace(elapsed)
+    s = xp.clip(elapsed / duration, 0.0, 1.0)
+    return s * s * (3.0 - 2.0 * s)
+
+
 def _safe_inv(x: np.ndarray) -> np.ndarray:
     """``1 / x`` where ``x > 0``, else 0."""
     return np.where(x > 0, 1.0 / np.where(x > 0, x, 1.0), 0.0)
@@ -332,6 +340,30 @@ class MotionLib:
             joint_ang_vel=xp.reshape(vel[:, 6:6 + 3 * num_j], (num, num_j, 3)),
             dof_vel=take(lin, self._dof_vel_src, 1),
         )
+
+    def blend(self, a: MotionFrames, b: MotionFrames, weight: Array) -> MotionFrames:
+        """Frames ``a`` cross-faded into ``b``: ``weight`` 0 gives ``a``, 1 gives ``b``; ``(N,)``.
+
+        Joint and root rotations are slerped (shorter arc), positions, angles and velocities blended
+        linearly; ``dof_pos`` is packed from the blended rotations as ``get_frames`` packs it. The
+        velocities are the blend of the two clips' velocities, not the derivative of the blend.
+        """
+        xp, take = self._xp, self._take
+        w = self._to(weight)[:, None]
+        local_quat = rot.quat_slerp(a.local_quat, b.local_quat, xp.broadcast_to(w, a.local_quat.shape[:2]))
+
+        def mix(x: Array, y: Array) -> Array:
+            return x + (y - x) * (w if x.ndim == 2 else w[:, :, None])
+
+        num = local_quat.shape[0]
+        quat = xp.permute_dims(local_quat, (0, 2, 1))
+        dof_pos = take(xp.reshape(quat, (num, 4 * self.num_joints)), self._dof_pos_src, 1)
+        dof_pos[:, self._dof_pos_rev] = mix(a.dof_pos, b.dof_pos)[:, self._dof_pos_rev]
+        return MotionFrames(
+            root_pos=mix(a.root_pos, b.root_pos), root_quat=local_quat[:, 0], local_quat=local_quat,
+            dof_pos=dof_pos, root_lin_vel=mix(a.root_lin_vel, b.root_lin_vel),
+            root_ang_vel=mix(a.root_ang_vel, b.root_ang_vel), joint_ang_vel=mix(a.joint_ang_vel, b.joint_ang_vel),
+            dof_vel=mix(a.dof_vel, b.dof_vel))
 
     def _slerp(self, idx: Array, blend: Array) -> Array:
         """Slerp of every joint over frame pairs ``idx`` by ``blend`` (both ``(N,)``). Shape: ``(N, 4, J)``."""

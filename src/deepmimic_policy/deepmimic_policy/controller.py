@@ -23,7 +23,7 @@ import torch
 from deepmimic_sim.actions import action_offset_scale, actions_to_targets
 from deepmimic_sim.backends.mujoco_model import torque_over_kp
 from deepmimic_sim.model.joint_mapping import JointMapping
-from deepmimic_sim.reference import ClipAnchor, ReferenceClip
+from deepmimic_sim.reference import ClipAnchor, ClipBlend, ReferenceClip
 from deepmimic_sim.robot_state import RobotKinematics, policy_observation
 
 from .checkpoint import CheckpointError
@@ -125,14 +125,17 @@ class PolicyController:
         return new
 
     def observation(self, qpos: np.ndarray, qvel: np.ndarray, clip_name: str, ref_time: float,
-                    policy: Policy | None = None, anchor: ClipAnchor | None = None) -> torch.Tensor:
+                    policy: Policy | None = None, anchor: ClipAnchor | None = None,
+                    blend: ClipBlend | None = None) -> torch.Tensor:
         """The observation of one state by ``policy`` (default: the main one), its clip one-hot included;
-        ``anchor``: where the clip plays (``ReferenceClip.anchor_of`` a reference frame).
+        ``anchor``: where the clip plays (``ReferenceClip.anchor_of`` a reference frame); ``blend``:
+        the reference across a switch to ``clip_name`` (replaces the clip and its anchor until it is over).
 
         Shape: ``(1, obs_dim)``.
         """
         policy = policy or self.policy
-        obs = policy_observation(self.kinematics, self.clip(clip_name), qpos, qvel, ref_time,
+        source, anchor = (blend, None) if blend is not None else (self.clip(clip_name), anchor)
+        obs = policy_observation(self.kinematics, source, qpos, qvel, ref_time,
                                  policy.experiment.env.observation, self.control_dt, anchor)
         if policy.num_clips:
             name = clip_name or policy.experiment.env.motions[0]
@@ -142,9 +145,9 @@ class PolicyController:
         return obs
 
     def targets(self, qpos: np.ndarray, qvel: np.ndarray, clip_name: str, ref_time: float,
-                anchor: ClipAnchor | None = None) -> np.ndarray:
+                anchor: ClipAnchor | None = None, blend: ClipBlend | None = None) -> np.ndarray:
         """PD targets (rad, hinge order) for one state by the policy of ``clip_name`` (played under
-        ``anchor``, see ``observation``). Shape: ``(H,)``, float64.
+        ``anchor``, or across a switch by ``blend``: see ``observation``). Shape: ``(H,)``, float64.
 
         Raises:
             NoPolicyError: No loaded policy acts for ``clip_name``.
@@ -152,11 +155,12 @@ class PolicyController:
         policy = self.policy_for(clip_name)
         if policy is None:
             raise NoPolicyError(f"no policy for clip '{clip_name}' (policies for: {', '.join(self.served_clips())})")
-        actions = policy.act(self.observation(qpos, qvel, clip_name, ref_time, policy, anchor)).cpu()
+        actions = policy.act(self.observation(qpos, qvel, clip_name, ref_time, policy, anchor, blend)).cpu()
         next_ref = None
         cfg = policy.experiment.env.action
         if cfg.mode == "residual":
-            next_ref = self.clip(clip_name).hinge_angles(np.float64(ref_time) + self.control_dt)
+            source = blend if blend is not None else self.clip(clip_name)
+            next_ref = source.hinge_angles(np.float64(ref_time) + self.control_dt)
         targets, _ = actions_to_targets(actions, cfg, self._offset_scale(policy), next_ref)
         return targets[0].double().numpy()
 

@@ -14,14 +14,14 @@ anchor from a reference frame's root pose (``ReferenceClip.anchor_of``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import torch
 from deepmimic_mocap.convert import convert_to_character
 from deepmimic_mocap.motion import LoopMode, Motion
-from deepmimic_mocap.motion_lib import MotionFrames, MotionLib
+from deepmimic_mocap.motion_lib import MotionFrames, MotionLib, blend_weight
 
 from deepmimic_mocap import load_character, load_motion
 from deepmimic_mocap import rotations as rot
@@ -78,6 +78,14 @@ class ClipAnchor:
         if hasattr(q, "device"):
             yaw = xp.asarray(yaw, device=q.device)
         return rot.quat_mul(rot.quat_from_yaw(yaw), q)
+
+    def frames(self, frames: MotionFrames) -> MotionFrames:
+        """Motion-library frames of the clip, in the world (the root's pose and velocities move)."""
+        xp = rot.namespace(frames.local_quat)
+        local_quat = xp.concat([self.rotation(frames.local_quat[:, :1]), frames.local_quat[:, 1:]], axis=1)
+        return replace(frames, root_pos=self.position(frames.root_pos), root_quat=local_quat[:, 0],
+                       local_quat=local_quat, root_lin_vel=self.vector(frames.root_lin_vel),
+                       root_ang_vel=self.vector(frames.root_ang_vel))
 
     def state(self, qpos: np.ndarray, qvel: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Model ``qpos`` ``(N, 7 + H)`` and ``qvel`` ``(N, 6 + H)`` of the clip, in the world (copies).
@@ -199,3 +207,56 @@ class ReferenceClip:
         times = np.arange(count) / rate
         qpos, qvel = self.state(times)
         return rate, qpos, qvel, times
+
+
+@dataclass(frozen=True)
+class ClipBlend:
+    """The reference across a clip switch: the old clip, going on from where it was, cross-faded
+    into the new one over ``duration`` seconds (smoothstep weight), both where they play.
+
+    Why: at a switch the new clip's pose is far from the character's (walk -> run: a third of the
+    hinges more than 0.375 rad away, docs/skills.md), and a residual policy can only command
+    targets within ``residual_scale x clip`` of the reference pose, so it is pulled into the new
+    pose in one control step. The blend moves the reference there over ``duration``.
+
+    Times are the new clip's (``time`` 0 = the switch); the old clip is at ``old_time`` then.
+    Offers what the policy node samples of a ``ReferenceClip`` (``phase``, ``body_pose``,
+    ``hinge_angles``), already in the world: use it with no anchor.
+    """
+
+    old: ReferenceClip
+    old_anchor: ClipAnchor | None
+    old_time: float
+    new: ReferenceClip
+    new_anchor: ClipAnchor | None
+    duration: float
+
+    def weight(self, times: np.ndarray) -> np.ndarray:
+        """Share of the new clip at ``times`` (0 at the switch, 1 from ``duration`` on). Shape: ``(N,)``."""
+        return blend_weight(np.asarray(times, dtype=np.float64).reshape(-1), self.duration)
+
+    def over(self, time: float) -> bool:
+        """Whether the blend has ended at ``time`` (the new clip alone from then on)."""
+        return time >= self.duration
+
+    def frames(self, times: torch.Tensor | np.ndarray | float) -> MotionFrames:
+        """The blended frames at ``times``, in the world."""
+        t = np.asarray(times, dtype=np.float64).reshape(-1)
+        old, new = self.old.frames(self.old_time + t), self.new.frames(t)
+        if self.old_anchor is not None:
+            old = self.old_anchor.frames(old)
+        if self.new_anchor is not None:
+            new = self.new_anchor.frames(new)
+        return self.new.lib.blend(old, new, torch.as_tensor(self.weight(t), dtype=torch.float32))
+
+    def phase(self, times: torch.Tensor | np.ndarray | float) -> torch.Tensor:
+        """The new clip's phase (the policy acts for the new clip). Shape: ``(N,)``."""
+        return self.new.phase(times)
+
+    def hinge_angles(self, times: torch.Tensor | np.ndarray | float) -> torch.Tensor:
+        """Blended hinge angles. Shape: ``(N, H)``, float32."""
+        return self.new.mapping.hinge_angles(self.frames(times).local_quat)
+
+    def body_pose(self, times: torch.Tensor | np.ndarray | float) -> tuple[torch.Tensor, torch.Tensor]:
+        """World position ``(N, J, 3)`` and orientation ``(N, J, 4)`` of every blended reference body."""
+        return self.new.lib.body_pose(self.frames(times))

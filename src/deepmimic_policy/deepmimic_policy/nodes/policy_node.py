@@ -18,6 +18,10 @@ run=runs/run/model_500.pt"``: the single-clip policy for each clip, all loaded a
 does not fit the main checkpoint's character, actions, observation size or control step stops the
 node at start-up with one line).
 
+``switch_blend`` (s, default 0): after a clip switch the policy's reference is the old clip, going
+on, cross-faded into the new one over that time (``deepmimic_sim.reference.ClipBlend``), for a
+policy trained so (``env.transitions.blend_s``, config/humanoid3d_transitions.yaml).
+
 Clip switches (the reference node's ``select_clip``) are followed from the reference frames'
 ``clip_name``: the policy of the clip now playing acts (``PolicyController.policy_for``: the
 ``checkpoints`` entry, else ``checkpoint`` when trained on that clip; a clip-conditioned student
@@ -46,6 +50,7 @@ import numpy as np
 from deepmimic_sim.backends.mujoco_model import rest_qpos
 from deepmimic_sim.command_hold import CommandHold
 from deepmimic_sim.command_safety import LIMIT_SLACK, MAX_RATE, TORQUE_MARGIN, CommandSafety, SafetyLimits
+from deepmimic_sim.reference import ClipBlend
 from deepmimic_sim.robot_state import RootArrays, state_from_arrays
 from deepmimic_transport.messages import deepmimic_interfaces, nav_msgs, sensor_msgs, std_msgs
 from deepmimic_transport.node_main import pose_arrays, run_node
@@ -88,6 +93,10 @@ class PolicyNode:
         self.names = self.controller.hinge_names
         self.states = self.odom = self.reference = None
         self.anchor = None  # where the reference's clip plays (ClipAnchor; None: its own coordinates)
+        self.switch_blend = float(node.declare_parameter("switch_blend", 0.0))
+        if self.switch_blend < 0:
+            raise ValueError(f"switch_blend must be >= 0 s, got {self.switch_blend}")
+        self.blend: ClipBlend | None = None  # the reference across the latest clip switch, while it lasts
         self.acted_stamp = None
         self.commands_sent = self.held_steps = 0
         self.safety = CommandSafety(SafetyLimits.from_model(
@@ -125,14 +134,29 @@ class PolicyNode:
                                f"{', '.join(self.controller.served_clips())}")
 
     def on_reference(self, msg) -> None:
-        """Keep the latest reference frame and where its clip plays (its anchor, from the root pose)."""
+        """Keep the latest reference frame and where its clip plays (its anchor, from the root pose);
+        at a clip switch, start the blend from the old clip (``switch_blend``)."""
         validate_reference_frame(msg, expected_names=self.names)
+        previous, old_anchor = self.reference, self.anchor
         self.anchor = None
         if self.controller.policy_for(msg.clip_name) is not None:
             position, orientation = pose_arrays(msg.root_pose)
             self.anchor = self.controller.clip(msg.clip_name).anchor_of(msg.clip_time, np.array(position),
                                                                         np.array(orientation))
+        if previous is not None and previous.clip_name != msg.clip_name:
+            self.blend = self._switch_blend(previous, old_anchor, msg)
         self.reference = msg
+
+    def _switch_blend(self, previous, old_anchor, msg) -> ClipBlend | None:
+        """The blend from ``previous``'s clip into ``msg``'s (None: blending off, or a clip without policy)."""
+        if self.switch_blend <= 0 or self.controller.policy_for(previous.clip_name) is None or \
+                self.controller.policy_for(msg.clip_name) is None:
+            return None
+        # The new clip's time counts from the switch; the old clip had moved on until then.
+        switch_stamp = msg.header.stamp.to_seconds() - msg.clip_time
+        old_time = reference_time(previous.clip_time, previous.header.stamp.to_seconds(), switch_stamp)
+        return ClipBlend(self.controller.clip(previous.clip_name), old_anchor, old_time,
+                         self.controller.clip(msg.clip_name), self.anchor, self.switch_blend)
 
     def on_states(self, msg) -> None:
         """Keep the joint states; act when the odometry of the same stamp is there."""
@@ -177,7 +201,9 @@ class PolicyNode:
             return
         self.clip_hold = None
         ref_time = reference_time(ref.clip_time, ref.header.stamp.to_seconds(), stamp)
-        targets = self.controller.targets(qpos, qvel, ref.clip_name, ref_time, self.anchor)
+        if self.blend is not None and self.blend.over(ref_time):
+            self.blend = None
+        targets = self.controller.targets(qpos, qvel, ref.clip_name, ref_time, self.anchor, self.blend)
         self.acted_with = policy.path
         self.publish(self.safety(targets, qpos[7:], now))
         line = self.safety.warning(now)

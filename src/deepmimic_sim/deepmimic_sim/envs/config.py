@@ -165,11 +165,17 @@ class TransitionCfg:
             ``termination.max_body_distance``: the new clip starts at its own speed (run: 3.6 m/s)
             while the character still moves at the old one's (walk: 1 m/s), so the reference gets
             metres ahead before the character has changed gait; ``None``: no drift test in them.
+        blend_s: Seconds over which the reference cross-fades from the old clip (going on from the
+            state the character started in) into the new one, as the policy node's ``switch_blend``
+            does (``deepmimic_sim.reference.ClipBlend``); 0: the new clip at once. A residual policy
+            commands targets within ``action.residual_scale x action.clip`` of the reference pose,
+            and at a switch a third of the hinges are farther than that from the new clip's pose.
     """
 
     fraction: float = bounded(0.0, minimum=0.0, maximum=1.0)
     clips: list[str] = field(default_factory=list)
     max_body_distance: float | None = bounded(3.0, minimum=0.0, exclusive_minimum=True)
+    blend_s: float = bounded(0.0, minimum=0.0)
 
 
 @dataclass

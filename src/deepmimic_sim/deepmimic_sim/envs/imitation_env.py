@@ -20,7 +20,7 @@ import torch
 
 from deepmimic_mocap import load_character, load_motion
 from deepmimic_mocap import rotations as rot
-from deepmimic_mocap.motion_lib import MotionFrames, MotionLib
+from deepmimic_mocap.motion_lib import MotionFrames, MotionLib, blend_weight
 
 from ..actions import action_offset_scale, actions_to_targets
 from ..backends import PhysicsBackend, make_backend
@@ -32,19 +32,24 @@ from .config import ConfigError, ImitationEnvCfg
 from .randomization import TransferTerms
 
 
-def place_root(qpos: torch.Tensor, qvel: torch.Tensor, world_pos: torch.Tensor, world_quat: torch.Tensor,
-               ) -> tuple[torch.Tensor, torch.Tensor]:
-    """States ``qpos (N, 7 + H)``, ``qvel (N, 6 + H)`` turned about world z and moved on the ground
-    so that their root has ``world_pos``'s x, y and ``world_quat``'s heading (copies; height, tilt
-    and joints stay). The batched form of ``deepmimic_sim.reference.ClipAnchor.joining`` + ``state``;
-    the free joint's angular velocity is in the root's own frame and does not turn.
+def placement(from_pos: torch.Tensor, from_quat: torch.Tensor, onto_pos: torch.Tensor, onto_quat: torch.Tensor,
+              ) -> tuple[torch.Tensor, torch.Tensor]:
+    """The turn about world z and the shift on the ground, ``world = turn * p + shift``, that put a
+    root pose (``(N, 3)``, ``(N, 4)``) on another's x, y and heading (its height and tilt stay).
+    The batched form of ``deepmimic_sim.reference.ClipAnchor.joining``. Returns ``(turn (N, 4), shift (N, 3))``.
     """
-    turn = rot.quat_from_yaw(rot.quat_yaw(world_quat) - rot.quat_yaw(qpos[:, 3:7]))
-    qpos, qvel = qpos.clone(), qvel.clone()
-    qpos[:, :2] = world_pos[:, :2]
-    qpos[:, 3:7] = rot.quat_mul(turn, qpos[:, 3:7])
-    qvel[:, :3] = rot.quat_rotate(turn, qvel[:, :3])
-    return qpos, qvel
+    turn = rot.quat_from_yaw(rot.quat_yaw(onto_quat) - rot.quat_yaw(from_quat))
+    shift = onto_pos - rot.quat_rotate(turn, from_pos)
+    shift[:, 2] = 0.0
+    return turn, shift
+
+
+def place_frames(frames: MotionFrames, turn: torch.Tensor, shift: torch.Tensor) -> MotionFrames:
+    """Frames moved by a ``placement``: root pose and velocities (world) turn, the root shifts."""
+    local_quat = torch.cat([rot.quat_mul(turn, frames.local_quat[:, 0])[:, None], frames.local_quat[:, 1:]], dim=1)
+    return replace(frames, root_pos=rot.quat_rotate(turn, frames.root_pos) + shift, root_quat=local_quat[:, 0],
+                   local_quat=local_quat, root_lin_vel=rot.quat_rotate(turn, frames.root_lin_vel),
+                   root_ang_vel=rot.quat_rotate(turn, frames.root_ang_vel))
 
 
 class ImitationEnv:
@@ -79,6 +84,11 @@ class ImitationEnv:
         self.start_times = torch.zeros(self.num_envs, dtype=torch.float64, device=self.device)
         self.episode_steps = torch.zeros(self.num_envs, dtype=torch.long, device=self.device)
         self.in_transition = torch.zeros(self.num_envs, dtype=torch.bool, device=self.device)  # see TransitionCfg
+        # The clip a transition episode switched from, its time at the switch and its placement (the blend).
+        self._from_ids = torch.zeros(self.num_envs, dtype=torch.long, device=self.device)
+        self._from_times = torch.zeros(self.num_envs, dtype=torch.float64, device=self.device)
+        self._from_turn = torch.zeros(self.num_envs, 4, device=self.device)
+        self._from_shift = torch.zeros(self.num_envs, 3, device=self.device)
         self._next: tuple | None = None  # see _remember_next
         self.record_tracking = False  # when True, step() reports tracking_errors() in info["tracking"]
         self.keep_final_obs = True  # when False, step() leaves out info["final_obs"] (PPO does not read it)
@@ -148,11 +158,26 @@ class ImitationEnv:
         return self.start_times + (self.episode_steps + steps_ahead).double() * self.control_dt
 
     def reference(self, steps_ahead: int = 0, env_ids: torch.Tensor | None = None) -> MotionFrames:
-        """Reference state ``steps_ahead`` control steps from now, of every environment or of ``env_ids``."""
+        """Reference state ``steps_ahead`` control steps from now, of every environment or of ``env_ids``
+        (in a transition episode's first ``transitions.blend_s``: the old clip cross-faded into it)."""
         motion_ids, times = self.motion_ids, self._times(steps_ahead)
         if env_ids is not None:
             motion_ids, times = motion_ids[env_ids], times[env_ids]
-        return self.motion_lib.get_frames(motion_ids, times.float())
+        frames = self.motion_lib.get_frames(motion_ids, times.float())
+        blend_s = self.cfg.transitions.blend_s
+        if self._transition_clips is None or blend_s <= 0:
+            return frames
+        rows = self.in_transition if env_ids is None else self.in_transition[env_ids]
+        rows = torch.nonzero(rows & (times < blend_s)).flatten()  # a transition episode's clip starts at 0
+        if not len(rows):
+            return frames
+        env = rows if env_ids is None else env_ids[rows]
+        old = place_frames(self.motion_lib.get_frames(self._from_ids[env], (self._from_times[env] + times[rows]).float()),
+                           self._from_turn[env], self._from_shift[env])
+        new = replace(frames, **{f.name: getattr(frames, f.name)[rows] for f in fields(frames)})
+        mixed = self.motion_lib.blend(old, new, blend_weight(times[rows], blend_s).float())
+        return replace(frames, **{f.name: getattr(frames, f.name).index_copy(0, rows, getattr(mixed, f.name))
+                                  for f in fields(frames)})
 
     def _remember_next(self, frames: MotionFrames, pose: tuple[torch.Tensor, torch.Tensor],
                        env_ids: torch.Tensor | None) -> None:
@@ -238,12 +263,15 @@ class ImitationEnv:
         pick = torch.randint(0, len(clips) - 1, (len(rows),), generator=self.generator, device=self.device)
         from_ids = clips[pick + (pick >= position).long()]
         from_times = self.motion_lib.sample_times(from_ids, truncate_time=self.control_dt, generator=self.generator)
-        from_qpos, from_qvel = self.mapping.reference_state(self.motion_lib.get_frames(from_ids, from_times))
+        old = self.motion_lib.get_frames(from_ids, from_times)
         start = self.motion_lib.get_frames(to_ids, torch.zeros_like(from_times))
-        placed_qpos, placed_qvel = place_root(from_qpos.double(), from_qvel.double(), start.root_pos.double(),
-                                              start.root_quat.double())
+        turn, shift = placement(old.root_pos, old.root_quat, start.root_pos, start.root_quat)
+        placed_qpos, placed_qvel = self.mapping.reference_state(place_frames(old, turn, shift))
         qpos[rows], qvel[rows] = placed_qpos.to(qpos.dtype), placed_qvel.to(qvel.dtype)
-        self.start_times[env_ids[rows]] = 0.0
+        switched = env_ids[rows]
+        self.start_times[switched] = 0.0
+        self._from_ids[switched], self._from_times[switched] = from_ids, from_times.double()
+        self._from_turn[switched], self._from_shift[switched] = turn, shift
         self.in_transition[env_ids[rows]] = True
 
     # ----------------------------------------------------------------------------------- step
