@@ -202,6 +202,29 @@ def test_ppo_can_start_from_the_shipped_multi_clip_student(tmp_path):
         Trainer(swapped, tmp_path / "swapped").start_actor_from(STUDENT)
 
 
+def test_the_actor_can_learn_at_its_own_rate(tmp_path):
+    """train.actor_learning_rate: two parameter groups, kept across a resume; refused with the
+    adaptive schedule (which sets one rate for all), naming the key."""
+    cfg = override(tiny_experiment(), {"train.actor_learning_rate": 3e-6, "train.algorithm.schedule": "fixed",
+                                       "train.algorithm.learning_rate": 1e-3})
+    trainer = Trainer(cfg, tmp_path / "run")
+    actor, critic = trainer.alg.optimizer.param_groups
+    assert actor["lr"] == 3e-6 and critic["lr"] == 1e-3
+    assert {id(p) for p in actor["params"]} == {id(p) for p in trainer.alg.actor.parameters()}
+    before = [p.detach().clone() for p in trainer.alg.actor.parameters()]
+    trainer.train_iteration()
+    moved = max(float((p.detach() - b).abs().max())
+                for p, b in zip(trainer.alg.actor.parameters(), before, strict=True))
+    assert 0 < moved <= 3e-6 * 4 * 4  # 4 Adam steps (2 epochs x 2 minibatches), each a few lr at most
+    resumed = Trainer(cfg, tmp_path / "run", resume=True)
+    trainer.save()
+    assert resumed.resume() and [g["lr"] for g in resumed.alg.optimizer.param_groups] == [3e-6, 1e-3]
+    trainer.close()
+    resumed.close()
+    with pytest.raises(ConfigError, match=r"train\.actor_learning_rate: needs train\.algorithm\.schedule: fixed"):
+        Trainer(override(cfg, {"train.algorithm.schedule": "adaptive"}), tmp_path / "adaptive")
+
+
 # ----------------------------------------------------------------------------------- bad files
 def _truncated(good: Path, path: Path) -> None:
     data = good.read_bytes()

@@ -81,6 +81,11 @@ class TrainCfg:
         clip_one_hot: Append the one-hot of each environment's clip (its index in ``env.motions``)
             to the observation, as a distilled multi-clip student reads it: the input of a
             multi-clip policy that ``--init-from`` starts from such a student.
+        actor_learning_rate: The actor's own learning rate, the critic keeping
+            ``algorithm.learning_rate`` (``None``: one rate for both, rsl-rl's way). For fine-tuning
+            a trained actor (``--init-from``) beside a fresh critic: with its std near the teachers'
+            (0.2), even rsl-rl's floor rate of 1e-5 moved the student by a KL of 0.08-0.2 per update.
+            Needs ``algorithm.schedule: fixed`` (the adaptive schedule sets one rate for all).
     """
 
     num_steps_per_env: int = bounded(24, minimum=1)
@@ -92,11 +97,13 @@ class TrainCfg:
     algorithm: PPOCfg = field(default_factory=PPOCfg)
     obs_groups: dict[str, list[str]] = field(default_factory=lambda: {"actor": ["policy"], "critic": ["policy"]})
     clip_one_hot: bool = False
+    actor_learning_rate: float | None = bounded(None, minimum=0.0, exclusive_minimum=True)
 
     def to_rsl_rl(self) -> dict[str, Any]:
         """The runner dictionary rsl-rl-lib's ``PPO.construct_algorithm`` reads."""
         cfg = asdict(self)
         cfg.pop("clip_one_hot")
+        cfg.pop("actor_learning_rate")
         if cfg["critic"]["distribution_cfg"] is None:
             cfg["critic"].pop("distribution_cfg")
         for model in ("actor", "critic"):

@@ -121,6 +121,7 @@ class Trainer:
         except KeyError as err:  # rsl-rl reads its dictionaries by key; a YAML dictionary replaces the default whole
             raise ConfigError(f"train: rsl-rl needs the key {err} (a dictionary such as train.actor.distribution_cfg "
                              "replaces the default whole: give all its keys)") from None
+        self._split_learning_rates()
         if self.alg.use_mixed_precision and not bfloat16_is_native(device):
             warnings.warn(f"train.algorithm.use_mixed_precision: this {device} has no native bfloat16 (it would be "
                           "emulated, slower than float32); the update runs in float32", stacklevel=2)
@@ -135,6 +136,18 @@ class Trainer:
         self._writer = None
         self._purge_step: int | None = None
         self.started_from: dict[str, Any] | None = None  # the checkpoint whose actor this run started from
+
+    def _split_learning_rates(self) -> None:
+        """``train.actor_learning_rate``: one optimiser, two parameter groups (actor, critic)."""
+        rate = self.cfg.train.actor_learning_rate
+        if rate is None:
+            return
+        if self.cfg.train.algorithm.schedule != "fixed":
+            raise ConfigError("train.actor_learning_rate: needs train.algorithm.schedule: fixed (the adaptive "
+                              "schedule sets one learning rate for the actor and the critic)")
+        self.alg.optimizer = type(self.alg.optimizer)([
+            {"params": self.alg.actor.parameters(), "lr": rate},
+            {"params": self.alg.critic.parameters(), "lr": self.cfg.train.algorithm.learning_rate}])
 
     def _one_hot_clips(self) -> int:
         """K when ``train.clip_one_hot`` appends a K-clip one-hot to the observation, else 0."""
