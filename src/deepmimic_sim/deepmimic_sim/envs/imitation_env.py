@@ -167,15 +167,16 @@ class ImitationEnv:
         blend_s = self.cfg.transitions.blend_s
         if self._transition_clips is None or blend_s <= 0:
             return frames
-        rows = self.in_transition if env_ids is None else self.in_transition[env_ids]
-        rows = torch.nonzero(rows & (times < blend_s)).flatten()  # a transition episode's clip starts at 0
+        rows, since = ((self.in_transition, self._times(steps_ahead) - self.start_times) if env_ids is None else
+                       (self.in_transition[env_ids], (self._times(steps_ahead) - self.start_times)[env_ids]))
+        rows = torch.nonzero(rows & (since < blend_s)).flatten()
         if not len(rows):
             return frames
         env = rows if env_ids is None else env_ids[rows]
-        old = place_frames(self.motion_lib.get_frames(self._from_ids[env], (self._from_times[env] + times[rows]).float()),
+        old = place_frames(self.motion_lib.get_frames(self._from_ids[env], (self._from_times[env] + since[rows]).float()),
                            self._from_turn[env], self._from_shift[env])
         new = replace(frames, **{f.name: getattr(frames, f.name)[rows] for f in fields(frames)})
-        mixed = self.motion_lib.blend(old, new, blend_weight(times[rows], blend_s).float())
+        mixed = self.motion_lib.blend(old, new, blend_weight(since[rows], blend_s).float())
         return replace(frames, **{f.name: getattr(frames, f.name).index_copy(0, rows, getattr(mixed, f.name))
                                   for f in fields(frames)})
 
@@ -264,12 +265,13 @@ class ImitationEnv:
         from_ids = clips[pick + (pick >= position).long()]
         from_times = self.motion_lib.sample_times(from_ids, truncate_time=self.control_dt, generator=self.generator)
         old = self.motion_lib.get_frames(from_ids, from_times)
-        start = self.motion_lib.get_frames(to_ids, torch.zeros_like(from_times))
+        start_times = torch.zeros_like(from_times)  # the new clip from its beginning, as select_clip starts it
+        start = self.motion_lib.get_frames(to_ids, start_times)
         turn, shift = placement(old.root_pos, old.root_quat, start.root_pos, start.root_quat)
         placed_qpos, placed_qvel = self.mapping.reference_state(place_frames(old, turn, shift))
         qpos[rows], qvel[rows] = placed_qpos.to(qpos.dtype), placed_qvel.to(qvel.dtype)
         switched = env_ids[rows]
-        self.start_times[switched] = 0.0
+        self.start_times[switched] = start_times.double()
         self._from_ids[switched], self._from_times[switched] = from_ids, from_times.double()
         self._from_turn[switched], self._from_shift[switched] = turn, shift
         self.in_transition[env_ids[rows]] = True
