@@ -12,7 +12,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
-
 from deepmimic_sim.envs import ImitationEnv
 
 Teacher = Callable[[torch.Tensor], torch.Tensor]

@@ -27,7 +27,6 @@ def export_onnx(checkpoint: str | Path, out: str | Path) -> Path:
         ValueError: A clip-conditioned student (its one-hot input is not exported yet).
     """
     import onnx
-
     from deepmimic_sim.model.joint_mapping import JointMapping
 
     policy = Policy.load(checkpoint)

@@ -26,8 +26,8 @@ import deepmimic_transport as transport
 
 from .. import distributed
 from ..config import load_experiment, override
-from .remote_env import RemoteImitationEnv
 from ..trainer import Trainer
+from .remote_env import RemoteImitationEnv
 
 
 class TrainerNode:

@@ -17,10 +17,10 @@ from typing import Any
 
 import numpy as np
 import torch
+from deepmimic_mocap.motion_lib import MotionFrames, MotionLib, blend_weight
 
 from deepmimic_mocap import load_character, load_motion
 from deepmimic_mocap import rotations as rot
-from deepmimic_mocap.motion_lib import MotionFrames, MotionLib, blend_weight
 
 from ..actions import action_offset_scale, actions_to_targets
 from ..backends import PhysicsBackend, make_backend
