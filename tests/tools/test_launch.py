@@ -77,7 +77,7 @@ def test_graph_errors(tmp_path):
 
 
 GRAPH_ARGUMENTS = {"deploy": {"character", "clip", "num_envs", "backend", "checkpoint", "simulate", "ros2_control",
-                              "clips", "checkpoints"},
+                              "clips", "checkpoints", "switch_blend"},
                    "train": {"config", "num_envs", "backend", "iterations", "run_dir", "resume"}}
 GRAPH_MODULES = {"deploy": {"deepmimic_sim.nodes.reference_motion_node", "deepmimic_sim.nodes.simulator_node",
                             "deepmimic_policy.nodes.policy_node", "deepmimic_sim.nodes.ros2_control_bridge_node"},

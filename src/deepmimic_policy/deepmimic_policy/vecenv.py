@@ -43,7 +43,8 @@ class RslRlVecEnv(VecEnv):
         return self.env.num_obs + (self.num_clips if self.num_clips > 1 else 0)
 
     def _wrap(self, obs: torch.Tensor) -> TensorDict:
-        obs = append_clip_one_hot(obs, self.env.motion_ids, self.num_clips)
+        if self.num_clips > 1:  # a remote environment (trainer node) has no motion_ids and no one-hot
+            obs = append_clip_one_hot(obs, self.env.motion_ids, self.num_clips)
         return TensorDict({"policy": obs}, batch_size=[self.num_envs], device=self.device)
 
     def get_observations(self) -> TensorDict:

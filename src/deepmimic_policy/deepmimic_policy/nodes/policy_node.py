@@ -149,8 +149,8 @@ class PolicyNode:
 
     def _switch_blend(self, previous, old_anchor, msg) -> ClipBlend | None:
         """The blend from ``previous``'s clip into ``msg``'s (None: blending off, or a clip without policy)."""
-        if self.switch_blend <= 0 or self.controller.policy_for(previous.clip_name) is None or \
-                self.controller.policy_for(msg.clip_name) is None:
+        acting = [self.controller.policy_for(clip) for clip in (previous.clip_name, msg.clip_name)]
+        if self.switch_blend <= 0 or None in acting:
             return None
         # The new clip's time counts from the switch; the old clip had moved on until then.
         switch_stamp = msg.header.stamp.to_seconds() - msg.clip_time

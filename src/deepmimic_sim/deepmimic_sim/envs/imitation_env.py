@@ -160,16 +160,16 @@ class ImitationEnv:
     def reference(self, steps_ahead: int = 0, env_ids: torch.Tensor | None = None) -> MotionFrames:
         """Reference state ``steps_ahead`` control steps from now, of every environment or of ``env_ids``
         (in a transition episode's first ``transitions.blend_s``: the old clip cross-faded into it)."""
-        motion_ids, times = self.motion_ids, self._times(steps_ahead)
+        motion_ids, times, since, switched = (self.motion_ids, self._times(steps_ahead), self.start_times,
+                                              self.in_transition)
         if env_ids is not None:
-            motion_ids, times = motion_ids[env_ids], times[env_ids]
+            motion_ids, times, since, switched = motion_ids[env_ids], times[env_ids], since[env_ids], switched[env_ids]
         frames = self.motion_lib.get_frames(motion_ids, times.float())
         blend_s = self.cfg.transitions.blend_s
         if self._transition_clips is None or blend_s <= 0:
             return frames
-        rows, since = ((self.in_transition, self._times(steps_ahead) - self.start_times) if env_ids is None else
-                       (self.in_transition[env_ids], (self._times(steps_ahead) - self.start_times)[env_ids]))
-        rows = torch.nonzero(rows & (since < blend_s)).flatten()
+        since = times - since  # seconds since the episode (and its switch) started
+        rows = torch.nonzero(switched & (since < blend_s)).flatten()
         if not len(rows):
             return frames
         env = rows if env_ids is None else env_ids[rows]
@@ -274,7 +274,7 @@ class ImitationEnv:
         self.start_times[switched] = start_times.double()
         self._from_ids[switched], self._from_times[switched] = from_ids, from_times.double()
         self._from_turn[switched], self._from_shift[switched] = turn, shift
-        self.in_transition[env_ids[rows]] = True
+        self.in_transition[switched] = True
 
     # ----------------------------------------------------------------------------------- step
     def actions_to_targets(self, actions: torch.Tensor) -> tuple[torch.Tensor, int]:
